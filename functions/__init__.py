@@ -1,0 +1,1 @@
+"""Cloud Function entry points: thin adapters from a CloudEvent to a core function in `shared`."""

@@ -1,0 +1,38 @@
+"""Cloud Function: a run message was published → submit a Vertex AI CustomJob on DWS flex-start."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from shared import logs, wiring
+from shared.events import parse_pubsub_message
+from shared.handler import run_handler
+from shared.settings import get_settings
+from shared.submit import handle_run_request
+
+
+@functions_framework.cloud_event
+def on_run_requested(event: CloudEvent) -> None:
+    settings = get_settings()
+
+    def core() -> None:
+        message = parse_pubsub_message(event)
+        logs.bind(message_id=message.message_id)
+        manifest, _ = wiring.manifest_store(settings).read()
+        outcome = handle_run_request(
+            message,
+            settings=settings,
+            manifest=manifest,
+            jobs_for_region=wiring.jobs_for_region(settings),
+            store=wiring.run_store(settings),
+        )
+        logs.info(f"run request {outcome.action}", job_name=outcome.job_name)
+
+    def record(reason_code: str, detail: dict[str, Any]) -> None:
+        wiring.run_store(settings).record_rejected_event("submit-run", reason_code, detail)
+
+    run_handler("submit-run", event, core, max_event_age_seconds=settings.flexrun_max_event_age,
+                record_rejection=record)

@@ -1,0 +1,31 @@
+"""Cloud Function: a package landed in the bucket → validate it statically → promote or quarantine."""
+
+from __future__ import annotations
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from shared import logs, wiring
+from shared.events import parse_storage_object
+from shared.handler import run_handler
+from shared.promote import handle_package_upload
+from shared.settings import get_settings
+
+
+@functions_framework.cloud_event
+def on_package_uploaded(event: CloudEvent) -> None:
+    settings = get_settings()
+
+    def core() -> None:
+        obj = parse_storage_object(event)
+        logs.bind(object=obj.name, generation=obj.generation)
+        outcome = handle_package_upload(
+            obj,
+            settings=settings,
+            bucket=wiring.package_bucket(settings),
+            manifest=wiring.manifest_store(settings),
+            notifier=wiring.notifier(settings),
+        )
+        logs.info(f"package event {outcome.action}", detail=outcome.detail)
+
+    run_handler("validate-package", event, core, max_event_age_seconds=settings.flexrun_max_event_age)

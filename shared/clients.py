@@ -1,0 +1,49 @@
+"""Cloud clients, created on first use and reused for every event a function instance handles.
+
+Heavy SDKs are imported inside the factories so a function's cold start pays only for what it uses.
+A `http://` endpoint or an emulator variable selects a local stand-in, with anonymous credentials;
+the client classes and calls are the production ones either way.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from google.cloud import aiplatform_v1, storage
+
+
+def _anonymous() -> Any:
+    from google.auth.credentials import AnonymousCredentials
+
+    return AnonymousCredentials()
+
+
+@functools.lru_cache(maxsize=4)
+def storage_client(project: str) -> storage.Client:
+    from google.cloud import storage
+
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        return storage.Client(project=project, credentials=_anonymous())
+    return storage.Client(project=project)
+
+
+@functools.lru_cache(maxsize=4)
+def job_service_client(endpoint: str) -> aiplatform_v1.JobServiceClient:
+    from google.cloud import aiplatform_v1
+
+    options = {"api_endpoint": endpoint}
+    # REST everywhere: the same transport is exercised locally and in production.
+    if endpoint.startswith("http://"):
+        return aiplatform_v1.JobServiceClient(credentials=_anonymous(), transport="rest", client_options=options)
+    return aiplatform_v1.JobServiceClient(transport="rest", client_options=options)
+
+
+@functools.lru_cache(maxsize=4)
+def mongo_database(url: str) -> Any:
+    import pymongo
+
+    client: Any = pymongo.MongoClient(url, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, tz_aware=True)
+    return client.get_default_database(default="flexrun")

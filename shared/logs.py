@@ -1,0 +1,76 @@
+"""Structured logs as Cloud Logging reads them: one JSON object per line with `severity` and `message`.
+
+Every line carries the correlation id and run_key of the event being handled (bound with
+`log_context`), so one Logging filter shows a run's whole chain across the three functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("flexrun_log_context", default={})
+
+# Field names whose values must never reach a log line, whatever a caller passes.
+_SECRET_MARKERS = ("key", "secret", "token", "password", "webhook", "credential", "mongodb_url", "authorization")
+
+
+def _is_secret_field(name: str) -> bool:
+    lowered = name.lower()
+    return any(marker in lowered for marker in _SECRET_MARKERS)
+
+
+def _redact(fields: dict[str, Any]) -> dict[str, Any]:
+    return {key: ("[redacted]" if _is_secret_field(key) and value else value) for key, value in fields.items()}
+
+
+@contextlib.contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Bind fields (correlation_id, run_key, function, ...) to every line logged inside the block."""
+    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def bind(**fields: Any) -> None:
+    """Add fields to the current context (e.g. the run_key once it is known)."""
+    _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+
+
+def log(severity: str, message: str, **fields: Any) -> None:
+    entry: dict[str, Any] = {
+        "severity": severity,
+        "message": message,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",
+    }
+    entry.update(_redact(_context.get()))
+    entry.update(_redact(fields))
+    sys.stderr.write(json.dumps(entry, default=str, sort_keys=False) + "\n")
+    sys.stderr.flush()
+
+
+def debug(message: str, **fields: Any) -> None:
+    log("DEBUG", message, **fields)
+
+
+def info(message: str, **fields: Any) -> None:
+    log("INFO", message, **fields)
+
+
+def notice(message: str, **fields: Any) -> None:
+    log("NOTICE", message, **fields)
+
+
+def warning(message: str, **fields: Any) -> None:
+    log("WARNING", message, **fields)
+
+
+def error(message: str, **fields: Any) -> None:
+    log("ERROR", message, **fields)

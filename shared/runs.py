@@ -1,0 +1,71 @@
+"""A run's lifecycle: a monotonic state machine fed by Vertex AI job states.
+
+Events arrive late, twice and out of order; a state only moves forward (by rank), and the move into a
+terminal state happens once. The table below is the whole contract.
+
+    requested → queued → pending → running → succeeded | failed | cancelled | expired
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+SCHEMA_VERSION = 1
+
+
+class RunState(str, Enum):
+    REQUESTED = "requested"  # claimed by the submit function, job not created yet
+    QUEUED = "queued"
+    PENDING = "pending"  # waiting for DWS capacity
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"  # the FLEX_START max wait passed before capacity appeared
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def is_terminal(self) -> bool:
+        return self.rank == _TERMINAL_RANK
+
+    def can_move_to(self, other: RunState) -> bool:
+        return other.rank > self.rank
+
+
+_TERMINAL_RANK = 9
+_RANK = {
+    RunState.REQUESTED: 0,
+    RunState.QUEUED: 1,
+    RunState.PENDING: 2,
+    RunState.RUNNING: 3,
+    RunState.SUCCEEDED: _TERMINAL_RANK,
+    RunState.FAILED: _TERMINAL_RANK,
+    RunState.CANCELLED: _TERMINAL_RANK,
+    RunState.EXPIRED: _TERMINAL_RANK,
+}
+
+# Vertex AI JobState names → our states. CANCELLING is still running until it is CANCELLED.
+_FROM_VERTEX = {
+    "JOB_STATE_QUEUED": RunState.QUEUED,
+    "JOB_STATE_PENDING": RunState.PENDING,
+    "JOB_STATE_RUNNING": RunState.RUNNING,
+    "JOB_STATE_CANCELLING": RunState.RUNNING,
+    "JOB_STATE_UPDATING": RunState.RUNNING,
+    "JOB_STATE_SUCCEEDED": RunState.SUCCEEDED,
+    "JOB_STATE_PARTIALLY_SUCCEEDED": RunState.FAILED,
+    "JOB_STATE_FAILED": RunState.FAILED,
+    "JOB_STATE_CANCELLED": RunState.CANCELLED,
+    "JOB_STATE_EXPIRED": RunState.EXPIRED,
+}
+
+_EXPIRY_MARKERS = ("max wait duration", "maxwaitduration", "max_wait_duration")
+
+
+def from_vertex(job_state_name: str, error_message: str = "") -> RunState | None:
+    """Our state for a Vertex JobState name; None for states we don't track (unspecified, paused)."""
+    state = _FROM_VERTEX.get(job_state_name)
+    if state is RunState.FAILED and any(marker in error_message.lower() for marker in _EXPIRY_MARKERS):
+        return RunState.EXPIRED
+    return state

@@ -1,0 +1,66 @@
+"""The CustomJob flexrun submits: FLEX_START, max wait (0 kept), timeout, labels, outputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from google.cloud import aiplatform_v1
+
+from shared.catalog import check_gpu_machine, estimated_cost_usd
+from shared.errors import InvalidRunRequest
+from shared.jobspec import RunPlan, build_custom_job
+
+
+def plan(**changes) -> RunPlan:
+    values = dict(
+        run_key="nightly-20261127t0100", attempt=1, display_name="job", package_uri="gs://b/packages/p-0.1.0.tar.gz",
+        package_version="0.1.0", package_sha256="ab" * 32, python_module="flexrun_trainer.task",
+        executor_image="image", gpu_type="NVIDIA_L4", gpu_count=1, machine_type="g2-standard-4",
+        region="us-central1", max_wait_seconds=1800, timeout_seconds=3600, output_uri="gs://s/runs/x/attempt-1/",
+        service_account="sa@p.iam.gserviceaccount.com", correlation_id="Msg 77", args=("--epochs", "2"),
+        env={"FLEXRUN_MODE": "demo"},
+    )
+    values.update(changes)
+    return RunPlan(**values)
+
+
+def test_job_uses_flex_start_with_max_wait_and_timeout():
+    job = build_custom_job(plan())
+    scheduling = job.job_spec.scheduling
+    assert scheduling.strategy == aiplatform_v1.Scheduling.Strategy.FLEX_START
+    assert scheduling.max_wait_duration.total_seconds() == 1800 and scheduling.timeout.total_seconds() == 3600
+
+
+def test_zero_max_wait_survives_serialisation():
+    job = build_custom_job(plan(max_wait_seconds=0))
+    as_json = json.loads(aiplatform_v1.CustomJob.to_json(job))
+    assert as_json["jobSpec"]["scheduling"]["maxWaitDuration"] == "0s"
+
+
+def test_package_gpu_and_outputs_are_set():
+    spec = build_custom_job(plan()).job_spec
+    pool = spec.worker_pool_specs[0]
+    assert pool.machine_spec.accelerator_type == aiplatform_v1.AcceleratorType.NVIDIA_L4
+    assert pool.python_package_spec.package_uris == ["gs://b/packages/p-0.1.0.tar.gz"]
+    assert pool.python_package_spec.python_module == "flexrun_trainer.task"
+    assert spec.base_output_directory.output_uri_prefix == "gs://s/runs/x/attempt-1/"
+    assert spec.service_account == "sa@p.iam.gserviceaccount.com"
+
+
+def test_labels_respect_vertex_label_rules():
+    labels = build_custom_job(plan()).labels
+    assert labels["run_key"] == "nightly-20261127t0100" and labels["correlation_id"] == "msg-77"
+    assert all(len(v) <= 63 and v == v.lower() for v in labels.values())
+
+
+def test_wrong_gpu_machine_pair_is_refused_before_any_call():
+    with pytest.raises(InvalidRunRequest, match="cannot carry"):
+        check_gpu_machine("NVIDIA_L4", "a2-highgpu-1g")
+    with pytest.raises(InvalidRunRequest, match="not in the catalog"):
+        check_gpu_machine("NVIDIA_IMAGINARY", "g2-standard-4")
+
+
+def test_cost_is_run_time_times_hourly_price():
+    assert estimated_cost_usd("NVIDIA_TESLA_A100", 2, 1800) == 3.0
+    assert estimated_cost_usd("NVIDIA_A100_80GB", 1, 1800) is None
