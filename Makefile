@@ -5,16 +5,21 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 EXECUTOR := .venv-executor
+# The trainer's own test venv: layered on the executor image stand-in (a .pth line), trainer editable.
+TRAINER_VENV := .venv-trainer
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: demo test unit bench up down clean install
+.PHONY: demo test test-trainer unit bench up down clean install
 
 demo: install
 	$(PY) -m local demo
 
-test: install
+test: install test-trainer
 	$(PY) -m pytest
+
+test-trainer: $(VENV)/.installed $(TRAINER_VENV)/.installed
+	$(TRAINER_VENV)/bin/python -m pytest trainer/tests -q
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest -m "not integration"
@@ -40,6 +45,13 @@ $(EXECUTOR)/.installed: local/executor-image.txt
 	$(EXECUTOR)/bin/python -m pip install $(PIP_FLAGS) -r local/executor-image.txt
 	touch $@
 
+$(TRAINER_VENV)/.installed: $(EXECUTOR)/.installed trainer/pyproject.toml
+	test -x $(TRAINER_VENV)/bin/python || $(PYTHON) -m venv $(TRAINER_VENV)
+	$(EXECUTOR)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
+	  > "$$($(TRAINER_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/flexrun-executor.pth"
+	$(TRAINER_VENV)/bin/python -m pip install $(PIP_FLAGS) -e 'trainer[test]'
+	touch $@
+
 clean:
 	-$(PY) -m local down
-	rm -rf $(VENV) $(EXECUTOR) .local-cloud .cache dist
+	rm -rf $(VENV) $(EXECUTOR) $(TRAINER_VENV) .local-cloud .cache dist

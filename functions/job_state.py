@@ -38,5 +38,4 @@ def on_job_state_changed(event: CloudEvent) -> None:
     def record(reason_code: str, detail: dict[str, Any]) -> None:
         wiring.run_store(settings).record_rejected_event("job-state", reason_code, detail)
 
-    run_handler("job-state", event, core, max_event_age_seconds=settings.flexrun_max_event_age,
-                record_rejection=record)
+    run_handler("job-state", event, core, max_event_age_seconds=settings.flexrun_max_event_age, record_rejection=record)

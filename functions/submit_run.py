@@ -34,5 +34,6 @@ def on_run_requested(event: CloudEvent) -> None:
     def record(reason_code: str, detail: dict[str, Any]) -> None:
         wiring.run_store(settings).record_rejected_event("submit-run", reason_code, detail)
 
-    run_handler("submit-run", event, core, max_event_age_seconds=settings.flexrun_max_event_age,
-                record_rejection=record)
+    run_handler(
+        "submit-run", event, core, max_event_age_seconds=settings.flexrun_max_event_age, record_rejection=record
+    )

@@ -44,8 +44,10 @@ def run_handler(
             raise
         except Exception as exc:
             if _too_old(event, max_event_age_seconds):
-                logs.error("unexpected failure past the max event age; dropping event",
-                           error=f"{exc.__class__.__name__}: {exc}"[:2000])
+                logs.error(
+                    "unexpected failure past the max event age; dropping event",
+                    error=f"{exc.__class__.__name__}: {exc}"[:2000],
+                )
                 return None
             logs.error("unexpected failure; event will be retried", error=f"{exc.__class__.__name__}: {exc}"[:2000])
             raise
@@ -58,7 +60,9 @@ def _too_old(event: CloudEventLike, max_age_seconds: int) -> bool:
     return (datetime.now(timezone.utc) - published).total_seconds() > max_age_seconds
 
 
-def _record(record_rejection: Callable[[str, dict[str, Any]], None], exc: PermanentError, event: CloudEventLike) -> None:
+def _record(
+    record_rejection: Callable[[str, dict[str, Any]], None], exc: PermanentError, event: CloudEventLike
+) -> None:
     try:
         record_rejection(exc.reason_code, {"event_id": event.get("id"), "error": str(exc)[:2000]})
     except Exception as record_error:  # recording is best effort; the acknowledgement must still happen

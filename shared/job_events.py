@@ -47,5 +47,6 @@ def parse_job_log_entry(message: PubsubMessage) -> JobWakeUp | None:
         job_id = found.group(1) if found else ""
     if not job_id.isdigit():
         raise InvalidEvent(f"log entry has no usable job id (got {job_id!r})")
-    return JobWakeUp(job_id=job_id, project_id=labels.get("project_id"), severity=str(entry.get("severity", "")),
-                     text=text[:500])
+    return JobWakeUp(
+        job_id=job_id, project_id=labels.get("project_id"), severity=str(entry.get("severity", "")), text=text[:500]
+    )

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from google.cloud import aiplatform_v1
 
 
-
 @dataclass(frozen=True)
 class RunPlan:
     run_key: str

@@ -11,21 +11,35 @@ import contextvars
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
-_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("flexrun_log_context", default={})
+# Immutable default: the context is replaced, never mutated, so one shared empty mapping is safe.
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+_context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("flexrun_log_context", default=_EMPTY)
 
-# Field names whose values must never reach a log line, whatever a caller passes.
-_SECRET_MARKERS = ("key", "secret", "token", "password", "webhook", "credential", "mongodb_url", "authorization")
+# Field names whose values must never reach a log line, whatever a caller passes. Matched on the
+# end of the name so that `run_key` or `sha256` stay readable while `supabase_key` does not.
+_SECRET_SUFFIXES = (
+    "secret",
+    "token",
+    "password",
+    "api_key",
+    "supabase_key",
+    "webhook_url",
+    "mongodb_url",
+    "credentials",
+    "authorization",
+    "private_key",
+)
 
 
 def _is_secret_field(name: str) -> bool:
-    lowered = name.lower()
-    return any(marker in lowered for marker in _SECRET_MARKERS)
+    return name.lower().endswith(_SECRET_SUFFIXES)
 
 
-def _redact(fields: dict[str, Any]) -> dict[str, Any]:
+def _redact(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {key: ("[redacted]" if _is_secret_field(key) and value else value) for key, value in fields.items()}
 
 

@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
@@ -23,7 +23,7 @@ from shared.errors import TransientError
 SCHEMA_VERSION = 1
 
 
-class VersionStatus(str, Enum):
+class VersionStatus(StrEnum):
     VALIDATED = "validated"
     REJECTED = "rejected"
 

@@ -108,7 +108,7 @@ def _check_entry_module(path: str, source: bytes) -> list[tuple[str, str]]:
         return [("entry_module_syntax", f"{path} does not compile: {exc}")]
     reasons = []
     if not _has_main_guard(tree):
-        reasons.append(("no_main_guard", f"{path} has no `if __name__ == \"__main__\"` guard"))
+        reasons.append(("no_main_guard", f'{path} has no `if __name__ == "__main__"` guard'))
     if _unconditional_main_call(tree):
         reasons.append(("unconditional_main", f"{path} calls main() at import time"))
     return reasons
@@ -137,7 +137,10 @@ def _parse_pkg_info(raw: bytes, limits: PackageLimits) -> tuple[str, str, tuple[
     return name, version, requirements, reasons
 
 
-def inspect_package(data: bytes, *, entry_module: str, limits: PackageLimits = PackageLimits()) -> PackageInfo:
+DEFAULT_LIMITS = PackageLimits()
+
+
+def inspect_package(data: bytes, *, entry_module: str, limits: PackageLimits = DEFAULT_LIMITS) -> PackageInfo:
     """Validate an sdist's bytes; PackageRejected lists every reason found."""
     size = len(data)
     if size > limits.max_compressed_bytes:

@@ -16,7 +16,7 @@ from shared.errors import PackageRejected, TransientError
 from shared.events import StoredObject
 from shared.manifest import Manifest, ManifestEntry, ManifestStore, Reason, VersionStatus
 from shared.notifier import Notifier, SlackMessage, fields, section
-from shared.package_check import PackageLimits, inspect_package
+from shared.package_check import DEFAULT_LIMITS, PackageLimits, inspect_package
 from shared.settings import Settings
 
 
@@ -89,7 +89,7 @@ def handle_package_upload(
     bucket: Any,
     manifest: ManifestStore,
     notifier: Notifier,
-    limits: PackageLimits = PackageLimits(),
+    limits: PackageLimits = DEFAULT_LIMITS,
 ) -> PromotionOutcome:
     if not is_package_object(obj, settings):
         return PromotionOutcome("ignored", f"{obj.bucket}/{obj.name} is not a trainer package")
@@ -137,8 +137,13 @@ def handle_package_upload(
         return PromotionOutcome("rejected", "; ".join(r.code for r in reasons), entry)
 
     manifest.update(lambda m: None if m.find_upload(obj.name, obj.generation) else m.with_entry(entry))
-    logs.notice("package validated and promoted", object=obj.name, version=version, sha256=sha256,
-                validation_seconds=entry.validation_seconds)
+    logs.notice(
+        "package validated and promoted",
+        object=obj.name,
+        version=version,
+        sha256=sha256,
+        validation_seconds=entry.validation_seconds,
+    )
     return PromotionOutcome("validated", f"version {version} is deployable", entry)
 
 
@@ -148,7 +153,16 @@ def _ordering_problems(current: Manifest, version: str, metadata: dict[str, str]
         return []
     newest = current.newest_validated()
     candidate = ManifestEntry(version=version, status=VersionStatus.VALIDATED, object_name="", generation=0, uri="")
-    if newest and newest.parsed_version and candidate.parsed_version and candidate.parsed_version <= newest.parsed_version:
-        return [Reason(code="version_not_newer",
-                       message=f"{version} is not newer than {newest.version}; set metadata flexrun-allow-older=true")]
+    if (
+        newest
+        and newest.parsed_version
+        and candidate.parsed_version
+        and candidate.parsed_version <= newest.parsed_version
+    ):
+        return [
+            Reason(
+                code="version_not_newer",
+                message=f"{version} is not newer than {newest.version}; set metadata flexrun-allow-older=true",
+            )
+        ]
     return []

@@ -36,8 +36,16 @@ def _plain(value: Any) -> datetime | None:
     """proto-plus timestamps → aware stdlib datetimes (None for an unset timestamp)."""
     if not value:
         return None
-    return datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
-                     value.microsecond, tzinfo=timezone.utc)
+    return datetime(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        tzinfo=timezone.utc,
+    )
 
 
 def _seconds_between(start: datetime | None, end: datetime | None) -> float | None:
@@ -83,8 +91,13 @@ def _job_fields(job: Any, record: dict[str, Any], state: RunState) -> dict[str, 
     }
     if job.error and job.error.message:
         failure_class, hint = classify_failure(job.error.message)
-        fields.update({"error": {"code": job.error.code, "message": job.error.message},
-                       "failure_class": failure_class, "hint": hint})
+        fields.update(
+            {
+                "error": {"code": job.error.code, "message": job.error.message},
+                "failure_class": failure_class,
+                "hint": hint,
+            }
+        )
     return fields
 
 
@@ -111,8 +124,12 @@ def handle_job_wake_up(
     if state is RunState.SUCCEEDED:
         fields.update(read_trainer_outputs(storage, record["output_uri"]))
     moved = store.advance(record["run_key"], record["attempt"], state, fields)
-    logs.info("run state " + ("advanced" if moved else "unchanged"), state=state.value,
-              vertex_state=job.state.name, job_name=record["job_name"])
+    logs.info(
+        "run state " + ("advanced" if moved else "unchanged"),
+        state=state.value,
+        vertex_state=job.state.name,
+        job_name=record["job_name"],
+    )
 
     notified = False
     if state.is_terminal():

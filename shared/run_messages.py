@@ -33,7 +33,9 @@ def _model_summary(metrics: dict[str, Any] | None) -> str | None:
 def run_finished(record: dict[str, Any]) -> SlackMessage:
     state = record.get("state", "?")
     title = f"{_ICONS.get(state, '')} Run `{record.get('run_key')}` {state}".strip()
-    headline = f"{title}: {record.get('package_version', '?')} on {record.get('gpu_count', 1)}× {record.get('gpu_type')}"
+    headline = (
+        f"{title}: {record.get('package_version', '?')} on {record.get('gpu_count', 1)}× {record.get('gpu_type')}"
+    )
     pairs = [
         ("Job", str(record.get("job_id", "-"))),
         ("Machine", f"{record.get('machine_type')} in {record.get('region')}"),

@@ -8,12 +8,14 @@ terminal state happens once. The table below is the whole contract.
 
 from __future__ import annotations
 
-from enum import Enum
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 SCHEMA_VERSION = 1
 
 
-class RunState(str, Enum):
+class RunState(StrEnum):
     REQUESTED = "requested"  # claimed by the submit function, job not created yet
     QUEUED = "queued"
     PENDING = "pending"  # waiting for DWS capacity
@@ -69,3 +71,13 @@ def from_vertex(job_state_name: str, error_message: str = "") -> RunState | None
     if state is RunState.FAILED and any(marker in error_message.lower() for marker in _EXPIRY_MARKERS):
         return RunState.EXPIRED
     return state
+
+
+def history(record: dict[str, Any]) -> list[tuple[RunState, datetime]]:
+    """The states a run record went through, in order, from its `<state>_at` fields."""
+    seen = [
+        (state, record[f"{state.value}_at"])
+        for state in RunState
+        if isinstance(record.get(f"{state.value}_at"), datetime)
+    ]
+    return sorted(seen, key=lambda item: (item[1], item[0].rank))

@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     vertex_ai_machine_type: str = Field("a2-highgpu-1g")
     vertex_ai_gpu_type: str = Field("NVIDIA_TESLA_A100")
     vertex_ai_gpu_count: int = Field(1, ge=1, le=16)
-    vertex_ai_max_wait_duration: int = Field(1800, ge=0, description="Seconds a FLEX_START job may queue; 0 = no limit.")
+    vertex_ai_max_wait_duration: int = Field(
+        1800, ge=0, description="Seconds a FLEX_START job may queue; 0 = no limit."
+    )
     vertex_ai_timeout: int = Field(3600, ge=1, le=MAX_TIMEOUT_SECONDS, description="Seconds a job may run.")
     vertex_ai_service_account: str | None = Field(None, description="Service account the trainer runs as.")
     vertex_ai_api_endpoint: str | None = Field(

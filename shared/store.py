@@ -6,7 +6,8 @@ state moves guarded by rank, and a notification lease so one terminal state is a
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import time
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from shared.errors import TransientError
@@ -27,6 +28,24 @@ class RunStore(Protocol):
     def claim_notification(self, run_key: str, attempt: int, state: RunState, lease_seconds: int = 120) -> bool: ...
     def finish_notification(self, run_key: str, attempt: int, state: RunState, sent: bool) -> None: ...
     def record_rejected_event(self, function: str, reason_code: str, detail: dict[str, Any]) -> None: ...
+
+
+def _dates_restored(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`*_at` fields as aware datetimes, whatever the server handed back.
+
+    nx-27017 (the embedded default) returns a date written by `$set` to a new top-level field as a
+    string; MongoDB returns a date. Normalising here keeps every reader of a record server-agnostic.
+    """
+    if record is None:
+        return None
+    for key, value in record.items():
+        if key.endswith("_at") and isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+            record[key] = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return record
 
 
 def _transient(exc: Exception) -> TransientError:
@@ -71,7 +90,9 @@ class MongoRunStore:
             "attempt": attempt,
             "state": RunState.REQUESTED.value,
             "state_rank": RunState.REQUESTED.rank,
-            "history": [{"state": RunState.REQUESTED.value, "at": _now()}],
+            "requested_at": _now(),
+            "notified_state": "",
+            "notify_lease_until": 0.0,
             **fields,
         }
         try:
@@ -92,8 +113,15 @@ class MongoRunStore:
             self._runs.update_one,
             {"run_key": run_key, "attempt": attempt, "state_rank": {"$lt": state.rank}},
             {
-                "$set": {"state": state.value, "state_rank": state.rank, "updated_at": _now(), **fields},
-                "$push": {"history": {"state": state.value, "at": _now()}},
+                # One top-level `<state>_at` field per state rather than a pushed history list: the same
+                # on every MongoDB-protocol server (nx-27017 stores pushed or nested dates as strings).
+                "$set": {
+                    "state": state.value,
+                    "state_rank": state.rank,
+                    "updated_at": _now(),
+                    f"{state.value}_at": _now(),
+                    **fields,
+                },
             },
         )
         return bool(result.modified_count)
@@ -106,28 +134,33 @@ class MongoRunStore:
         )
 
     def get(self, run_key: str, attempt: int = 1) -> dict[str, Any] | None:
-        return self._call(self._runs.find_one, {"run_key": run_key, "attempt": attempt}, {"_id": 0})
+        return _dates_restored(self._call(self._runs.find_one, {"run_key": run_key, "attempt": attempt}, {"_id": 0}))
 
     def find_by_job_id(self, job_id: str) -> dict[str, Any] | None:
-        return self._call(self._runs.find_one, {"job_id": job_id}, {"_id": 0})
+        return _dates_restored(self._call(self._runs.find_one, {"job_id": job_id}, {"_id": 0}))
 
     def claim_notification(self, run_key: str, attempt: int, state: RunState, lease_seconds: int = 120) -> bool:
-        """Take the right to announce `state`; False if it was announced or another sender holds the lease."""
-        now = _now()
+        """Take the right to announce `state`; False if it was announced or another sender holds the lease.
+
+        The lease is an epoch number and both fields exist from the claim on: comparisons of numbers and
+        strings on present fields behave the same in every MongoDB-protocol server we run against
+        (nx-27017 differs from MongoDB on missing fields, nulls and aware dates).
+        """
+        now = time.time()
         result = self._call(
             self._runs.update_one,
             {
                 "run_key": run_key,
                 "attempt": attempt,
                 "notified_state": {"$ne": state.value},
-                "$or": [{"notify_lease_until": None}, {"notify_lease_until": {"$lt": now}}],
+                "notify_lease_until": {"$lt": now},
             },
-            {"$set": {"notify_lease_until": now + timedelta(seconds=lease_seconds)}},
+            {"$set": {"notify_lease_until": now + lease_seconds}},
         )
         return bool(result.modified_count)
 
     def finish_notification(self, run_key: str, attempt: int, state: RunState, sent: bool) -> None:
-        changes: dict[str, Any] = {"notify_lease_until": None}
+        changes: dict[str, Any] = {"notify_lease_until": 0}
         if sent:
             changes.update({"notified_state": state.value, "notified_at": _now()})
         self.update_fields(run_key, attempt, changes)

@@ -87,7 +87,7 @@ def _record_fields(plan: RunPlan, request: RunRequest, message: PubsubMessage) -
         "correlation_id": plan.correlation_id,
         "requested_by": request.requested_by or message.attributes.get("requested_by"),
         "reason": request.reason,
-        "requested_at": message.publish_time,
+        "published_at": message.publish_time,
         "trigger": "schedule" if message.attributes.get("schedule") else "message",
     }
 
@@ -123,14 +123,26 @@ def handle_run_request(
         except Exception as exc:
             error = classify(exc, "creating the job")
             if isinstance(error, PermanentError):
-                store.advance(plan.run_key, plan.attempt, RunState.FAILED,
-                              {"error": {"message": str(error)}, "failure_class": "submit_refused"})
+                store.advance(
+                    plan.run_key,
+                    plan.attempt,
+                    RunState.FAILED,
+                    {"error": {"message": str(error)}, "failure_class": "submit_refused"},
+                )
             raise error from exc
         action = "created"
     job_id = job.name.rsplit("/", 1)[-1]
-    store.attach_job(plan.run_key, plan.attempt, {"job_name": job.name, "job_id": job_id,
-                                                  "created_at": job.create_time or None})
+    store.attach_job(
+        plan.run_key, plan.attempt, {"job_name": job.name, "job_id": job_id, "created_at": job.create_time or None}
+    )
     store.advance(plan.run_key, plan.attempt, RunState.QUEUED, {})
-    logs.notice(f"job {action}", job_name=job.name, gpu_type=plan.gpu_type, machine_type=plan.machine_type,
-                package_version=plan.package_version, max_wait_seconds=plan.max_wait_seconds, claimed_now=created)
+    logs.notice(
+        f"job {action}",
+        job_name=job.name,
+        gpu_type=plan.gpu_type,
+        machine_type=plan.machine_type,
+        package_version=plan.package_version,
+        max_wait_seconds=plan.max_wait_seconds,
+        claimed_now=created,
+    )
     return SubmitOutcome(action, plan.run_key, job.name)

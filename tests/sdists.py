@@ -44,8 +44,11 @@ def sdist(
     root = root or f"flexrun_trainer-{version}"
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        _add_file(archive, f"{root}/PKG-INFO", metadata if metadata is not None else pkg_info(version=version,
-                                                                                               requires=requires))
+        _add_file(
+            archive,
+            f"{root}/PKG-INFO",
+            metadata if metadata is not None else pkg_info(version=version, requires=requires),
+        )
         if task is not None:
             _add_file(archive, f"{root}/src/flexrun_trainer/__init__.py", b"")
             _add_file(archive, f"{root}/src/flexrun_trainer/task.py", task)

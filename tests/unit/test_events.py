@@ -31,15 +31,31 @@ STORAGE_DATA = {
 
 
 def storage_event(data) -> CloudEvent:
-    return CloudEvent({"type": STORAGE_FINALIZED, "source": "//storage.googleapis.com/projects/_/buckets/flexrun-packages",
-                       "subject": "objects/packages/flexrun_trainer-0.1.0.tar.gz", "id": "1"}, data)
+    return CloudEvent(
+        {
+            "type": STORAGE_FINALIZED,
+            "source": "//storage.googleapis.com/projects/_/buckets/flexrun-packages",
+            "subject": "objects/packages/flexrun_trainer-0.1.0.tar.gz",
+            "id": "1",
+        },
+        data,
+    )
 
 
 def pubsub_event(payload: bytes, attributes=None) -> CloudEvent:
-    data = {"message": {"data": base64.b64encode(payload).decode(), "attributes": attributes or {},
-                        "messageId": "77", "message_id": "77", "publishTime": "2026-11-27T01:00:00.000Z"},
-            "subscription": "projects/p/subscriptions/s"}
-    return CloudEvent({"type": PUBSUB_PUBLISHED, "source": "//pubsub.googleapis.com/projects/p/topics/t", "id": "2"}, data)
+    data = {
+        "message": {
+            "data": base64.b64encode(payload).decode(),
+            "attributes": attributes or {},
+            "messageId": "77",
+            "message_id": "77",
+            "publishTime": "2026-11-27T01:00:00.000Z",
+        },
+        "subscription": "projects/p/subscriptions/s",
+    }
+    return CloudEvent(
+        {"type": PUBSUB_PUBLISHED, "source": "//pubsub.googleapis.com/projects/p/topics/t", "id": "2"}, data
+    )
 
 
 def test_storage_event_with_string_numbers_parses():
@@ -74,8 +90,11 @@ def test_bad_base64_is_an_invalid_event():
 
 
 def test_vertex_service_log_entry_names_the_job():
-    entry = {"resource": {"type": "ml_job", "labels": {"job_id": "123456", "project_id": "p", "task_name": "service"}},
-             "severity": "INFO", "textPayload": "Job is running."}
+    entry = {
+        "resource": {"type": "ml_job", "labels": {"job_id": "123456", "project_id": "p", "task_name": "service"}},
+        "severity": "INFO",
+        "textPayload": "Job is running.",
+    }
     wake_up = parse_job_log_entry(parse_pubsub_message(pubsub_event(json.dumps(entry).encode())))
     assert wake_up is not None and wake_up.job_id == "123456"
 

@@ -14,11 +14,24 @@ from shared.jobspec import RunPlan, build_custom_job
 
 def plan(**changes) -> RunPlan:
     values = dict(
-        run_key="nightly-20261127t0100", attempt=1, display_name="job", package_uri="gs://b/packages/p-0.1.0.tar.gz",
-        package_version="0.1.0", package_sha256="ab" * 32, python_module="flexrun_trainer.task",
-        executor_image="image", gpu_type="NVIDIA_L4", gpu_count=1, machine_type="g2-standard-4",
-        region="us-central1", max_wait_seconds=1800, timeout_seconds=3600, output_uri="gs://s/runs/x/attempt-1/",
-        service_account="sa@p.iam.gserviceaccount.com", correlation_id="Msg 77", args=("--epochs", "2"),
+        run_key="nightly-20261127t0100",
+        attempt=1,
+        display_name="job",
+        package_uri="gs://b/packages/p-0.1.0.tar.gz",
+        package_version="0.1.0",
+        package_sha256="ab" * 32,
+        python_module="flexrun_trainer.task",
+        executor_image="image",
+        gpu_type="NVIDIA_L4",
+        gpu_count=1,
+        machine_type="g2-standard-4",
+        region="us-central1",
+        max_wait_seconds=1800,
+        timeout_seconds=3600,
+        output_uri="gs://s/runs/x/attempt-1/",
+        service_account="sa@p.iam.gserviceaccount.com",
+        correlation_id="Msg 77",
+        args=("--epochs", "2"),
         env={"FLEXRUN_MODE": "demo"},
     )
     values.update(changes)

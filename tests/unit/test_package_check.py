@@ -9,13 +9,13 @@ import tarfile
 import pytest
 
 from shared.errors import PackageRejected
-from shared.package_check import PackageLimits, inspect_package
+from shared.package_check import DEFAULT_LIMITS, PackageLimits, inspect_package
 from tests.sdists import link, sdist
 
 MODULE = "flexrun_trainer.task"
 
 
-def reason_codes(data: bytes, limits: PackageLimits = PackageLimits()) -> list[str]:
+def reason_codes(data: bytes, limits: PackageLimits = DEFAULT_LIMITS) -> list[str]:
     with pytest.raises(PackageRejected) as caught:
         inspect_package(data, entry_module=MODULE, limits=limits)
     return [code for code, _ in caught.value.reasons]

@@ -23,8 +23,15 @@ def test_empty_message_means_defaults():
 
 
 def test_overrides_are_read():
-    request = parse_run_request(message({"gpu": {"type": "NVIDIA_L4", "count": 2}, "max_wait": 0, "args": ["--epochs", "3"]}))
-    assert (request.gpu.type, request.gpu.count, request.max_wait, request.args) == ("NVIDIA_L4", 2, 0, ["--epochs", "3"])
+    request = parse_run_request(
+        message({"gpu": {"type": "NVIDIA_L4", "count": 2}, "max_wait": 0, "args": ["--epochs", "3"]})
+    )
+    assert (request.gpu.type, request.gpu.count, request.max_wait, request.args) == (
+        "NVIDIA_L4",
+        2,
+        0,
+        ["--epochs", "3"],
+    )
 
 
 @pytest.mark.parametrize(

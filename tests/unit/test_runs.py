@@ -13,7 +13,11 @@ def test_states_only_move_forward():
 
 def test_terminal_states_are_terminal():
     assert {s for s in RunState if s.is_terminal()} == {
-        RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED, RunState.EXPIRED}
+        RunState.SUCCEEDED,
+        RunState.FAILED,
+        RunState.CANCELLED,
+        RunState.EXPIRED,
+    }
 
 
 def test_vertex_states_map_to_run_states():

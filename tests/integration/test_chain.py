@@ -1,0 +1,117 @@
+"""The whole chain through the local cloud: upload → promote → run message → DWS job → record → Slack.
+
+Nothing of flexrun is mocked: the functions run in functions-framework processes and receive
+Eventarc-shaped CloudEvents; the trainer really trains on the local Vertex AI.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local import chain, topology
+from local.cloud import LocalCloud
+from shared.runs import history
+from tests.sdists import link, sdist
+
+pytestmark = pytest.mark.integration
+
+RUN_KEY = "it-chain-1"
+
+
+@pytest.fixture(scope="module")
+def promoted(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    package = chain.build_trainer_package(tmp_path_factory.mktemp("dist"))
+    upload = chain.upload_package(local_cloud, package, uploader="pytest")
+    return chain.wait_for_manifest_entry(local_cloud, upload)
+
+
+@pytest.fixture(scope="module")
+def finished_run(local_cloud: LocalCloud, promoted: dict[str, Any]) -> dict[str, Any]:
+    chain.publish_run(local_cloud, {"run_key": RUN_KEY, "requested_by": "pytest", "max_wait": 300, "timeout": 900})
+    return chain.wait_for_run(local_cloud, RUN_KEY, timeout=600)
+
+
+def test_uploaded_trainer_package_is_validated_and_promoted(promoted: dict[str, Any], local_cloud: LocalCloud):
+    assert promoted["status"] == "validated", promoted["reasons"]
+    assert promoted["uploader"] == "pytest" and len(promoted["sha256"]) == 64
+    manifest = chain.read_manifest(local_cloud)
+    assert manifest is not None and manifest["schema_version"] == 1
+
+
+def test_run_record_holds_job_package_gpu_and_timings(finished_run: dict[str, Any], promoted: dict[str, Any]):
+    assert finished_run["state"] == "succeeded", finished_run.get("error")
+    assert finished_run["package_version"] == promoted["version"]
+    assert finished_run["package_sha256"] == promoted["sha256"]
+    assert (finished_run["gpu_type"], finished_run["machine_type"], finished_run["strategy"]) == (
+        "NVIDIA_L4",
+        "g2-standard-4",
+        "FLEX_START",
+    )
+    states = [state.value for state, _ in history(finished_run)]
+    assert states[0] == "requested" and states[-1] == "succeeded"
+    assert "running" in states
+    assert finished_run["run_seconds"] > 0 and finished_run["wait_seconds"] >= 0
+    assert finished_run["estimated_cost_usd"] is not None
+
+
+def test_run_record_holds_the_trainers_metrics(finished_run: dict[str, Any]):
+    assert finished_run["outputs_complete"]  # nx-27017 hands booleans back as 1
+    metrics = finished_run["metrics"]
+    assert "schema_version" in metrics
+    assert set(finished_run["artifacts"]) >= {"metrics.json", "predictions.json"}
+
+
+def test_exactly_one_slack_message_announces_the_success(finished_run: dict[str, Any], local_cloud: LocalCloud):
+    messages = chain.slack_messages_for(local_cloud, RUN_KEY)
+    assert len(messages) == 1
+    assert "succeeded" in messages[0]["text"] and finished_run["package_version"] in messages[0]["text"]
+    assert messages[0]["blocks"], "the message carries blocks with the numbers"
+
+
+def test_republishing_a_run_key_creates_no_second_job(finished_run: dict[str, Any], local_cloud: LocalCloud):
+    chain.publish_run(local_cloud, {"run_key": RUN_KEY, "requested_by": "pytest"})
+    log = local_cloud.log_path("submit-run")
+    chain.wait_for(
+        "the duplicate to be acknowledged",
+        lambda: True if log.read_text().count("duplicate message acknowledged") else None,
+        timeout=60,
+    )
+    assert chain.runs_collection(local_cloud).count_documents({"run_key": RUN_KEY}) == 1
+    assert len(chain.slack_messages_for(local_cloud, RUN_KEY)) == 1
+
+
+def test_hostile_package_is_quarantined_and_reported(local_cloud: LocalCloud, tmp_path: Path):
+    hostile = tmp_path / "evil-9.9.9.tar.gz"
+    hostile.write_bytes(sdist("9.9.9", extra=[link("flexrun_trainer-9.9.9/steal", "/etc/shadow")]))
+    upload = chain.upload_package(local_cloud, hostile)
+    entry = chain.wait_for_manifest_entry(local_cloud, upload)
+    assert entry["status"] == "rejected"
+    assert [r["code"] for r in entry["reasons"]] == ["link_member"]
+    bucket = local_cloud.storage_client().bucket(topology.PACKAGE_BUCKET)
+    assert bucket.get_blob(entry["quarantine_uri"].split("/", 3)[3]) is not None
+    chain.wait_for(
+        "the original to leave packages/",
+        lambda: True if bucket.get_blob(upload.object_name) is None else None,
+        timeout=30,
+    )
+    texts = [m["text"] for m in local_cloud.slack_messages()]
+    assert any("evil-9.9.9.tar.gz" in t and "link_member" in t for t in texts)
+
+
+def test_run_message_that_is_not_json_is_acknowledged_and_recorded(local_cloud: LocalCloud):
+    publisher = local_cloud.publisher()
+    topic = publisher.topic_path(topology.PROJECT_ID, topology.RUN_REQUESTS_TOPIC)
+    publisher.publish(topic, b"{not json").result(timeout=30)
+    rejected = chain.runs_collection(local_cloud).database["rejected_events"]
+    found = chain.wait_for(
+        "the poison message to be recorded",
+        lambda: rejected.find_one({"function": "submit-run", "reason_code": "invalid_event"}),
+        timeout=60,
+    )
+    assert "not UTF-8 JSON" in found["error"]
+    time.sleep(1)  # had it been nacked, the bridge would redeliver it within this second
+    assert rejected.count_documents({"function": "submit-run", "reason_code": "invalid_event"}) == 1

@@ -1,0 +1,54 @@
+"""Cloud Storage preconditions and the Slack receiver, through the production client libraries."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+
+import pytest
+from google.api_core.exceptions import PreconditionFailed
+from slack_sdk.webhook import WebhookClient
+
+from local import topology
+from local.cloud import LocalCloud
+
+pytestmark = pytest.mark.integration
+
+
+def test_if_generation_match_precondition_is_enforced(recording_cloud: LocalCloud) -> None:
+    bucket = recording_cloud.storage_client().bucket(topology.STAGING_BUCKET)
+    blob = bucket.blob(f"manifest-{uuid.uuid4().hex}.json")
+    blob.upload_from_string(b'{"v": 1}', if_generation_match=0)  # create only if absent
+    first = blob.generation
+
+    with pytest.raises(PreconditionFailed):
+        bucket.blob(blob.name).upload_from_string(b'{"v": "lost race"}', if_generation_match=0)
+    with pytest.raises(PreconditionFailed):
+        bucket.blob(blob.name).upload_from_string(b'{"v": "stale"}', if_generation_match=int(first) + 1)
+
+    bucket.blob(blob.name).upload_from_string(b'{"v": 2}', if_generation_match=first)
+    assert bucket.blob(blob.name).download_as_bytes() == b'{"v": 2}'
+
+
+def test_slack_receiver_records_what_the_webhook_client_posts(recording_cloud: LocalCloud) -> None:
+    text = f"run {uuid.uuid4().hex} succeeded"
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+    response = WebhookClient(recording_cloud.env["SLACK_WEBHOOK_URL"]).send(text=text, blocks=blocks)
+
+    assert (response.status_code, response.body) == (200, "ok")
+    assert {"text": text, "blocks": blocks} in recording_cloud.slack_messages()
+
+
+def test_slack_receiver_fails_the_next_posts_when_told_to(recording_cloud: LocalCloud) -> None:
+    faults = json.dumps({"status": 500, "count": 2}).encode()
+    admin = urllib.request.Request(f"{recording_cloud.endpoints['slack']}/_admin/faults", data=faults, method="POST")
+    urllib.request.urlopen(admin, timeout=5).close()
+    webhook = WebhookClient(recording_cloud.env["SLACK_WEBHOOK_URL"])
+
+    statuses = [webhook.send(text=f"attempt {i}").status_code for i in range(3)]
+
+    assert statuses == [500, 500, 200]
+    messages = recording_cloud.slack_messages()
+    assert {"text": "attempt 2"} in messages and {"text": "attempt 0"} not in messages

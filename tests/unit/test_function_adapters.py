@@ -1,0 +1,53 @@
+"""The functions as functions-framework serves them, in process: what is acknowledged and what is not."""
+
+from __future__ import annotations
+
+import pytest
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
+from functions_framework import create_app
+
+from shared.settings import get_settings
+
+STORAGE_FINALIZED = "google.cloud.storage.object.v1.finalized"
+
+
+@pytest.fixture
+def validate_client(monkeypatch):
+    monkeypatch.setenv("GCP_PROJECT_ID", "test-project")
+    monkeypatch.setenv("GCP_BUCKET_NAME", "packages-bucket")
+    # Nothing listens here: a test that reached storage would fail loudly instead of passing.
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:9")
+    monkeypatch.setenv("FUNCTION_TARGET", "on_package_uploaded")
+    get_settings.cache_clear()
+    yield create_app("on_package_uploaded", "functions/validate_package.py", "cloudevent").test_client()
+    get_settings.cache_clear()
+
+
+def post(client, attributes: dict, data):
+    headers, body = to_binary(CloudEvent(attributes, data))
+    return client.post("/", headers=headers, data=body)
+
+
+def test_an_object_outside_the_packages_prefix_is_acknowledged_and_ignored(validate_client, capsys):
+    attributes = {
+        "type": STORAGE_FINALIZED,
+        "source": "//storage.googleapis.com/projects/_/buckets/packages-bucket",
+        "id": "e-1",
+    }
+    data = {"bucket": "packages-bucket", "name": "notes/readme.txt", "generation": "5", "size": "10"}
+    response = post(validate_client, attributes, data)
+    assert response.status_code == 200
+    assert "package event ignored" in capsys.readouterr().err
+
+
+def test_an_event_of_the_wrong_type_is_acknowledged_with_one_clear_line(validate_client, capsys):
+    attributes = {"type": "google.cloud.pubsub.topic.v1.messagePublished", "source": "//pubsub", "id": "e-2"}
+    response = post(validate_client, attributes, {"message": {"data": ""}})
+    assert response.status_code == 200
+    warnings = [line for line in capsys.readouterr().err.splitlines() if '"WARNING"' in line]
+    assert len(warnings) == 1 and "unexpected event type" in warnings[0]
+
+
+def test_a_request_without_cloudevent_attributes_is_refused(validate_client):
+    assert validate_client.post("/", json={"bucket": "x"}).status_code == 400

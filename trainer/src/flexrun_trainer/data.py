@@ -1,0 +1,154 @@
+"""Daily prices in one tidy frame: symbol, date, open, high, low, close, volume.
+
+Sources: the sample shipped in this package, a CSV file, a gs:// CSV object, or a MongoDB collection.
+Every source goes through `validate`, so a bad file fails the same way (DataError, exit 3) wherever it
+came from, before TensorFlow is even imported.
+"""
+
+from __future__ import annotations
+
+import io
+from importlib import resources
+from typing import Any, Iterable
+
+import pandas as pd
+
+from flexrun_trainer.errors import ConfigError, DataError
+
+COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
+PRICE_COLUMNS = ["open", "high", "low", "close"]
+SAMPLE_RESOURCE = "data/prices.csv"
+DEFAULT_MONGO_DB = "flexrun"
+
+
+def sample_csv_bytes() -> bytes:
+    return resources.files("flexrun_trainer").joinpath(SAMPLE_RESOURCE).read_bytes()
+
+
+def read_csv_bytes(raw: bytes, default_symbol: str | None = None) -> pd.DataFrame:
+    """Parse a CSV in long form (with a symbol column) or one symbol's OHLCV (symbol from the name)."""
+    try:
+        frame = pd.read_csv(io.BytesIO(raw))
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot parse CSV: {exc}") from exc
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    if "symbol" not in frame.columns and default_symbol:
+        frame["symbol"] = default_symbol
+    if "date" not in frame.columns and "unnamed: 0" in frame.columns:  # pandas-style index column
+        frame = frame.rename(columns={"unnamed: 0": "date"})
+    return frame
+
+
+def read_csv_source(uri: str) -> pd.DataFrame:
+    """A local path or gs:// URI; the symbol defaults to the file's stem for single-symbol files."""
+    stem = uri.rstrip("/").rsplit("/", 1)[-1].split(".", 1)[0].upper() or None
+    if uri.startswith("gs://"):
+        from flexrun_trainer.gcs import download_bytes  # lazy: google-cloud-storage is slow to import
+
+        raw = download_bytes(uri)
+    else:
+        try:
+            with open(uri, "rb") as fh:
+                raw = fh.read()
+        except OSError as exc:
+            raise DataError(f"cannot read {uri}: {exc.strerror or exc}") from exc
+    return read_csv_bytes(raw, default_symbol=stem)
+
+
+def mongo_database(url: str, override: str = "") -> str:
+    """The database named by --mongo-db, else the one in the URL path, else 'flexrun'."""
+    from pymongo.uri_parser import parse_uri
+
+    try:
+        named = parse_uri(url).get("database")
+    except Exception as exc:  # pymongo raises InvalidURI / ConfigurationError / ValueError
+        raise ConfigError(f"MONGODB_URL is not a valid MongoDB URI: {exc}") from exc
+    return override or named or DEFAULT_MONGO_DB
+
+
+def read_mongo(url: str, database: str, collection: str, symbols: Iterable[str]) -> pd.DataFrame:
+    import pymongo
+    from pymongo.errors import PyMongoError
+
+    query: dict[str, Any] = {"symbol": {"$in": list(symbols)}} if symbols else {}
+    projection = {"_id": 0, **{c: 1 for c in COLUMNS}}
+    try:
+        timeout: dict[str, Any] = {} if "serverselectiontimeoutms" in url.lower() else {"serverSelectionTimeoutMS": 5000}
+        client: Any
+        with pymongo.MongoClient(url, **timeout) as client:
+            docs = list(client[database][collection].find(query, projection))
+    except PyMongoError as exc:
+        raise DataError(f"cannot read {database}.{collection} from MongoDB: {exc}") from exc
+    if not docs:
+        raise DataError(f"MongoDB collection {database}.{collection} has no matching documents")
+    return pd.DataFrame(docs)
+
+
+def validate(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Types, sanity and order: sorted by (symbol, date), one row per pair, positive prices."""
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {', '.join(missing)}")
+    out = frame[COLUMNS].copy()
+    out["symbol"] = out["symbol"].astype(str).str.strip().str.upper()
+    out["date"] = pd.to_datetime(out["date"], errors="coerce", utc=True).dt.tz_localize(None).dt.normalize()
+    for col in PRICE_COLUMNS + ["volume"]:
+        out[col] = pd.to_numeric(out[col], errors="coerce")
+    bad = out[COLUMNS].isna().any(axis=1)
+    if bad.any():
+        raise DataError(f"{source}: {int(bad.sum())} row(s) with a missing or non-numeric value or date")
+    if (out[PRICE_COLUMNS] <= 0).any().any():
+        raise DataError(f"{source}: prices must be positive")
+    if (out["volume"] < 0).any():
+        raise DataError(f"{source}: volume must not be negative")
+    dupes = out.duplicated(["symbol", "date"])
+    if dupes.any():
+        raise DataError(f"{source}: {int(dupes.sum())} duplicate (symbol, date) row(s)")
+    return out.sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
+
+
+def select(
+    frame: pd.DataFrame, symbols: tuple[str, ...], start: str | None, end: str | None, source: str
+) -> pd.DataFrame:
+    if symbols:
+        unknown = sorted(set(symbols) - set(frame["symbol"]))
+        if unknown:
+            raise DataError(f"{source}: no rows for symbol(s) {', '.join(unknown)}")
+        frame = frame[frame["symbol"].isin(symbols)]
+    try:
+        if start:
+            frame = frame[frame["date"] >= pd.Timestamp(start)]
+        if end:
+            frame = frame[frame["date"] <= pd.Timestamp(end)]
+    except ValueError as exc:
+        raise ConfigError(f"bad --start-date/--end-date: {exc}") from exc
+    if frame.empty:
+        raise DataError(f"{source}: no rows left after selecting symbols and dates")
+    return frame.reset_index(drop=True)
+
+
+def load_prices(
+    data: str,
+    *,
+    symbols: tuple[str, ...] = (),
+    start: str | None = None,
+    end: str | None = None,
+    mongo_url: str | None = None,
+    mongo_db: str = "",
+    mongo_collection: str = "prices",
+) -> tuple[pd.DataFrame, str]:
+    """Load, validate and select; returns the frame and a printable description of the source."""
+    if data == "sample":
+        source = f"package:flexrun_trainer/{SAMPLE_RESOURCE}"
+        frame = read_csv_bytes(sample_csv_bytes())
+    elif data == "mongodb":
+        if not mongo_url:
+            raise ConfigError("--data mongodb needs MONGODB_URL")
+        database = mongo_database(mongo_url, mongo_db)
+        source = f"mongodb:{database}.{mongo_collection}"
+        frame = read_mongo(mongo_url, database, mongo_collection, symbols)
+    else:
+        source = data
+        frame = read_csv_source(data)
+    frame = validate(frame, source)
+    return select(frame, symbols, start, end, source), source

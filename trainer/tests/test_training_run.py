@@ -1,0 +1,87 @@
+"""Training end to end: outputs, `_SUCCESS` last, schema, and same seed → same metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FAST_ARGS, run_module
+from flexrun_trainer.config import parse_config
+from flexrun_trainer.pipeline import OUTPUT_FILES, run
+from flexrun_trainer.schema import validate_metrics, validate_predictions
+
+pytestmark = pytest.mark.slow
+
+
+def _train(out: Path, *extra: str) -> dict[str, Any]:
+    return run(parse_config(["--output-dir", str(out), *FAST_ARGS, *extra], env={}), env={})
+
+
+def _comparable(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Everything but wall-clock facts (times, throughput) and the output path."""
+    training = {k: v for k, v in metrics["training"].items() if k not in ("samples_per_second", "duration_seconds")}
+    config = {k: v for k, v in metrics["config"].items() if k != "output_dir"}
+    return {"evaluation": metrics["evaluation"], "training": training, "config": config, "data": metrics["data"]}
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], Path, dict[str, Any]]:
+    """Two quick runs with the same seed, shared by the tests below (TensorFlow is the slow part)."""
+    a, b = tmp_path_factory.mktemp("run-a"), tmp_path_factory.mktemp("run-b")
+    return a, _train(a, "--seed", "7"), b, _train(b, "--seed", "7")
+
+
+def test_same_seed_gives_same_metrics_and_predictions(two_runs: tuple[Path, dict[str, Any], Path, dict[str, Any]]) -> None:
+    a, first, b, second = two_runs
+    assert _comparable(first) == _comparable(second)
+    assert json.loads((a / "predictions.json").read_text())["predictions"] == \
+        json.loads((b / "predictions.json").read_text())["predictions"]
+
+
+def test_run_writes_every_output_with_success_marker_last(two_runs: tuple[Path, dict[str, Any], Path, dict[str, Any]]) -> None:
+    out, metrics = two_runs[0], two_runs[1]
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([*OUTPUT_FILES, "_SUCCESS"])  # no leftover staging directory
+    assert validate_metrics(json.loads((out / "metrics.json").read_text())) == []
+    assert validate_predictions(json.loads((out / "predictions.json").read_text())) == []
+    assert (out / "forecast.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # _SUCCESS is written after everything it vouches for, and its manifest matches the files.
+    success = out / "_SUCCESS"
+    assert all(success.stat().st_mtime_ns >= (out / n).stat().st_mtime_ns for n in OUTPUT_FILES)
+    manifest = json.loads(success.read_text())
+    assert set(manifest["files"]) == set(OUTPUT_FILES)
+    for name, entry in manifest["files"].items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == entry["sha256"]
+    assert metrics["training"]["device"]["type"] == "CPU" and metrics["training"]["epochs_run"] <= 2
+    assert metrics["run"]["data_source"] == "package:flexrun_trainer/data/prices.csv"
+
+
+def test_saved_model_reloads_and_predicts(two_runs: tuple[Path, dict[str, Any], Path, dict[str, Any]]) -> None:
+    import numpy as np
+    import tensorflow as tf
+
+    out = two_runs[0]
+    prep = json.loads((out / "preprocessing.json").read_text())
+    model = tf.keras.models.load_model(out / "model.keras")
+    x = np.zeros((1, prep["window"], len(prep["features"])), np.float32)
+    assert model.predict(x, verbose=0).shape == (1, 1)
+
+
+def test_default_run_as_vertex_runs_it_finishes_within_a_minute(tmp_path: Path) -> None:
+    """`python -m flexrun_trainer.task` with only AIP_MODEL_DIR set, default configuration."""
+    started = time.monotonic()
+    result = run_module("flexrun_trainer.task", env={"AIP_MODEL_DIR": str(tmp_path / "model")}, timeout=120)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert (tmp_path / "model/_SUCCESS").exists()
+    metrics = json.loads((tmp_path / "model/metrics.json").read_text())
+    assert validate_metrics(metrics) == []
+    assert metrics["run"]["symbols"] == ["IXIC", "MSFT", "SPX"]
+    assert elapsed < 60, f"default run took {elapsed:.1f}s"
+    events = [json.loads(line)["event"] for line in result.stdout.splitlines() if line.startswith("{")]
+    assert events[0] == "run_started" and events[-1] == "run_finished" and "epoch" in events
