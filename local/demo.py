@@ -18,7 +18,7 @@ from local import chain
 from local.cloud import REPO_ROOT, LocalCloud
 from shared.runs import history
 
-_HIDDEN = {"predictions", "notify_lease_until"}
+_HIDDEN = {"predictions", "metrics", "notify_lease_until", "state_rank"}
 
 
 def _say(step: str, text: str = "") -> None:
@@ -32,6 +32,21 @@ def _stamp(value: Any) -> str:
 def _show_record(record: dict[str, Any]) -> None:
     shown = {k: v for k, v in record.items() if k not in _HIDDEN}
     print(json.dumps(shown, indent=2, default=_stamp))
+
+
+def _show_metrics(record: dict[str, Any]) -> None:
+    overall = ((record.get("metrics") or {}).get("evaluation") or {}).get("overall") or {}
+    if not overall:
+        return
+    print(f"\ntest-period forecast quality ({overall.get('samples')} samples), model vs baselines:")
+    print(f"  {'forecast':<18} {'RMSE':>9} {'MAE':>9} {'MAPE %':>8} {'direction':>9}")
+    for name in ("model", "naive_last_value", "moving_average"):
+        m = overall.get(name) or {}
+        print(
+            f"  {name:<18} {m.get('rmse', 0):>9.3f} {m.get('mae', 0):>9.3f} {m.get('mape', 0):>8.3f} "
+            f"{m.get('directional_accuracy', 0):>9.3f}"
+        )
+    print("\nnext-day predictions:")
 
 
 def _show_predictions(record: dict[str, Any]) -> None:
@@ -77,6 +92,7 @@ def run_chain(cloud: LocalCloud, work_dir: Path) -> bool:
 
     _say("5/5 results", "run record stored in MongoDB")
     _show_record(record)
+    _show_metrics(record)
     _show_predictions(record)
     messages = chain.slack_messages_for(cloud, run_key)
     _say("slack", f"{len(messages)} message(s) received by the local webhook")

@@ -70,10 +70,13 @@ def read_trainer_outputs(storage: Any, output_uri: str) -> dict[str, Any]:
         raise TransientError(f"reading trainer outputs failed: {exc.__class__.__name__}") from exc
     except json.JSONDecodeError:
         return {"outputs_complete": False, "outputs_error": "metrics.json or predictions.json is not JSON"}
-    artifacts = {name: f"gs://{bucket_name}/{model_dir}{name}" for name in ("metrics.json", "predictions.json")}
-    for extra in metrics.get("artifacts", {}).values() if isinstance(metrics.get("artifacts"), dict) else []:
-        if isinstance(extra, str):
-            artifacts[extra] = f"gs://{bucket_name}/{model_dir}{extra}"
+    # `_SUCCESS` lists every file the trainer wrote (plot, model, ...): record each as an artifact.
+    try:
+        written = json.loads(bucket.blob(model_dir + "_SUCCESS").download_as_bytes()).get("files") or {}
+    except (gexc.NotFound, json.JSONDecodeError, AttributeError):
+        written = {}
+    names = sorted({"metrics.json", "predictions.json", *written})
+    artifacts = {name: f"gs://{bucket_name}/{model_dir}{name}" for name in names}
     return {"outputs_complete": True, "metrics": metrics, "predictions": predictions, "artifacts": artifacts}
 
 

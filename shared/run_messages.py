@@ -20,7 +20,7 @@ def _duration(seconds: float | None) -> str:
 def _model_summary(metrics: dict[str, Any] | None) -> str | None:
     if not metrics:
         return None
-    overall = metrics.get("overall") or {}
+    overall = (metrics.get("evaluation") or {}).get("overall") or {}  # trainer metrics.json schema 1
     model, naive = overall.get("model") or {}, overall.get("naive_last_value") or {}
     if "rmse" not in model:
         return None
