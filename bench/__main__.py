@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"\nflexrun benchmarks — {stamp} — {machine}\n")
     print(_table(rows))
+    for row in rows:
+        if row.note:
+            print(f"  {row.name}: {row.note}")
     for failure in failures:
         print(f"FAILED {failure}")
     RESULTS_DIR.mkdir(exist_ok=True)

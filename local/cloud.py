@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from local import clients, gcs, jobservice, mongo, pubsub, slack, topology
 from local.eventarc import Route, Routes, start_eventarc
 from local.functions import start_function
-from local.processes import ManagedProcess, process_start_time, stop_recorded
+from local.processes import ManagedProcess, ProcessStartError, process_start_time, stop_recorded
 
 if TYPE_CHECKING:
     from google.cloud import pubsub_v1, storage
@@ -72,14 +72,24 @@ class LocalCloud:
     ) -> None:
         self.stop()
 
-    def start(self) -> LocalCloud:
-        """Start the selected services; on any failure, stop what was started and re-raise."""
+    def start(self, attempts: int = 3) -> LocalCloud:
+        """Start the selected services; on any failure, stop what was started and re-raise.
+
+        Ports are picked free (bind to port 0) and then handed to a child, so another program on the
+        machine can take one in between: a start that lost such a race is retried with fresh ports.
+        """
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start()
+                break
+            except ProcessStartError as error:
+                self.stop()
+                if attempt == attempts or not _lost_a_port_race(error):
+                    raise
+            except BaseException:
+                self.stop()
+                raise
         self._write_state()
         return self
 
@@ -226,6 +236,11 @@ class LocalCloud:
         """The payloads posted to the Slack webhook so far, oldest first."""
         with urllib.request.urlopen(f"{self.endpoints['slack']}/_received", timeout=5) as response:
             return [entry["payload"] for entry in json.load(response)]
+
+
+def _lost_a_port_race(error: ProcessStartError) -> bool:
+    text = str(error).lower()
+    return "address already in use" in text or "bind: address" in text
 
 
 def down(state_dir: Path | str) -> list[str]:

@@ -1,0 +1,60 @@
+"""The trainer on this CPU: wall time against TensorFlow's own import, and its error against the naive forecast.
+
+Runs the installed trainer exactly as Vertex would (`python -m flexrun_trainer.task`) in the trainer's
+test venv (the executor image stand-in plus the package), with the default configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bench.measurement import Measurement
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TRAINER_PYTHON = REPO_ROOT / ".venv-trainer" / "bin" / "python"
+
+
+def _wall(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def run() -> list[Measurement]:
+    if not TRAINER_PYTHON.exists():
+        raise RuntimeError("the trainer venv is missing: run `make test-trainer` once")
+    import_only = _wall([str(TRAINER_PYTHON), "-c", "import tensorflow"])
+    with tempfile.TemporaryDirectory(prefix="bench-trainer-") as out:
+        wall = _wall([str(TRAINER_PYTHON), "-m", "flexrun_trainer.task", "--output-dir", out])
+        metrics = json.loads((Path(out) / "metrics.json").read_text())
+    training = metrics["training"]
+    overall = metrics["evaluation"]["overall"]
+    model, naive = overall["model"], overall["naive_last_value"]
+    throughput = f"{training['samples_per_second']:.0f} samples/s, {training['epochs_run']} epochs"
+    return [
+        Measurement(
+            "trainer wall time, default config (CPU)", wall, "import tensorflow", import_only, "s", note=throughput
+        ),
+        Measurement(
+            "trainer test RMSE vs naive last value",
+            model["rmse"],
+            "naive RMSE",
+            naive["rmse"],
+            "$",
+            goal="<= 1.0",
+            note="below 1: the model beats the naive forecast",
+        ),
+        Measurement(
+            "trainer directional accuracy vs naive",
+            model["directional_accuracy"],
+            "naive",
+            naive["directional_accuracy"],
+            "",
+            goal=">= 1.0",
+            note=f"up-day share {overall['up_day_share']:.3f}: the 'always up' score",
+        ),
+    ]
