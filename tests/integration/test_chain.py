@@ -75,11 +75,12 @@ def test_exactly_one_slack_message_announces_the_success(finished_run: dict[str,
 def test_republishing_a_run_key_creates_no_second_job(finished_run: dict[str, Any], local_cloud: LocalCloud):
     chain.publish_run(local_cloud, {"run_key": RUN_KEY, "requested_by": "pytest"})
     log = local_cloud.log_path("submit-run")
-    chain.wait_for(
-        "the duplicate to be acknowledged",
-        lambda: True if log.read_text().count("duplicate message acknowledged") else None,
-        timeout=60,
-    )
+
+    def acknowledged_as_duplicate() -> bool | None:
+        lines = [line for line in log.read_text().splitlines() if RUN_KEY in line and "duplicate" in line]
+        return True if lines else None
+
+    chain.wait_for("the duplicate to be acknowledged", acknowledged_as_duplicate, timeout=60)
     assert chain.runs_collection(local_cloud).count_documents({"run_key": RUN_KEY}) == 1
     assert len(chain.slack_messages_for(local_cloud, RUN_KEY)) == 1
 
