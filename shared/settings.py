@@ -7,6 +7,7 @@ additions start with FLEXRUN_. Secrets are `SecretStr` so they never print by ac
 from __future__ import annotations
 
 import functools
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,8 +56,33 @@ class Settings(BaseSettings):
     flexrun_quarantine_prefix: str = Field("quarantine/", description="Where rejected packages are moved.")
     flexrun_output_prefix: str = Field("runs/", description="Job outputs go to gs://STAGING/PREFIX/RUN_KEY/.")
     flexrun_trainer_module: str = Field("flexrun_trainer.task", description="Module Vertex runs with python -m.")
+    # Package validation limits (see shared/package_check.py); the deny list is comma-separated names.
+    flexrun_max_package_bytes: int = Field(50 << 20, ge=1, description="Largest compressed package accepted.")
+    flexrun_max_unpacked_bytes: int = Field(200 << 20, ge=1, description="Largest total inflated size.")
+    flexrun_max_package_members: int = Field(5000, ge=1, description="Most archive members.")
+    flexrun_max_inflation_ratio: float = Field(200.0, gt=1, description="Largest inflated/compressed ratio.")
+    flexrun_denied_requirements: str = Field(
+        "tensorflow-cpu,tensorflow-gpu,tensorflow-intel,tensorflow-macos,tf-nightly,tf-nightly-gpu",
+        description="Requirements a package may not declare (they would replace the image's TensorFlow).",
+    )
     flexrun_max_event_age: int = Field(
         3600, ge=60, description="Seconds after which a still-failing event is dropped instead of retried forever."
+    )
+    # Run messages → jobs (issue 5): capacity fallback chain and the trainer's secrets
+    flexrun_fallback_chain: str = Field(
+        "", description="Capacity fallback steps (see shared/fallback.py): compact text, a JSON list or a .json file."
+    )
+    flexrun_fallback_order: Literal["as_written", "price"] = Field(
+        "as_written", description="'price': steps after the first sorted by GPU hourly price."
+    )
+    flexrun_fallback_on: str = Field(
+        "capacity_wait_expired,stockout,quota_exceeded", description="Failure classes that move to the next step."
+    )
+    flexrun_fallback_max_attempts: int = Field(5, ge=1, le=10, description="Attempts per run, all steps together.")
+    flexrun_trainer_secrets: str = Field(
+        "",
+        description="ENV=SECRET[:VERSION],...: Secret Manager secrets the trainer resolves; the job gets ENV_SECRET "
+        "= the secret version's resource name, never the value.",
     )
 
     @field_validator("flexrun_packages_prefix", "flexrun_quarantine_prefix", "flexrun_output_prefix")

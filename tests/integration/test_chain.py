@@ -91,7 +91,7 @@ def test_hostile_package_is_quarantined_and_reported(local_cloud: LocalCloud, tm
     upload = chain.upload_package(local_cloud, hostile)
     entry = chain.wait_for_manifest_entry(local_cloud, upload)
     assert entry["status"] == "rejected"
-    assert [r["code"] for r in entry["reasons"]] == ["link_member"]
+    assert [r["code"] for r in entry["reasons"]] == ["symlink_member"]
     bucket = local_cloud.storage_client().bucket(topology.PACKAGE_BUCKET)
     assert bucket.get_blob(entry["quarantine_uri"].split("/", 3)[3]) is not None
     chain.wait_for(
@@ -100,7 +100,7 @@ def test_hostile_package_is_quarantined_and_reported(local_cloud: LocalCloud, tm
         timeout=30,
     )
     texts = [m["text"] for m in local_cloud.slack_messages()]
-    assert any("evil-9.9.9.tar.gz" in t and "link_member" in t for t in texts)
+    assert any("evil-9.9.9.tar.gz" in t and "symlink_member" in t for t in texts)
 
 
 def test_run_message_that_is_not_json_is_acknowledged_and_recorded(local_cloud: LocalCloud):

@@ -1,0 +1,63 @@
+"""Where the CLI points: the local cloud (its `.local-cloud/env` file) or production (the environment).
+
+The local cloud's env file, when it exists, overrides the environment: mixing a production project with
+a local storage emulator would send half the calls to the wrong place. `--env-file ''` ignores it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from shared.errors import ConfigurationError
+from shared.manifest import ManifestStore
+from shared.settings import Settings, load_settings
+
+DEFAULT_ENV_FILE = ".local-cloud/env"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """`export KEY=VALUE` lines, as `python -m local up` writes them."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        words = shlex.split(line, comments=True)
+        if words[:1] == ["export"]:
+            words = words[1:]
+        for word in words:
+            key, sep, value = word.partition("=")
+            if sep:
+                values[key] = value
+    return values
+
+
+@dataclass(frozen=True)
+class Target:
+    settings: Settings
+    description: str
+
+    @property
+    def bucket(self) -> Any:
+        from shared import clients
+
+        return clients.storage_client(self.settings.gcp_project_id).bucket(self.settings.gcp_bucket_name)
+
+    @property
+    def manifest(self) -> ManifestStore:
+        return ManifestStore(self.bucket, self.settings.flexrun_manifest_object)
+
+
+def load_target(env_file: str | None) -> Target:
+    description = "production (environment)"
+    if env_file and Path(env_file).is_file():
+        os.environ.update(read_env_file(Path(env_file)))
+        description = f"local cloud ({env_file})"
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        raise click.ClickException(f"{exc} (start the local cloud with `make up`, or set the variables)") from None
+    return Target(settings, description)
