@@ -35,9 +35,10 @@ down:
 
 install: $(VENV)/.installed $(EXECUTOR)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt
+	$(PY) -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
 	touch $@
 
 $(EXECUTOR)/.installed: local/executor-image.txt
