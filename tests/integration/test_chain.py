@@ -14,6 +14,7 @@ import pytest
 
 from local import chain, topology
 from local.cloud import LocalCloud
+from shared.manifest import SCHEMA_VERSION as MANIFEST_SCHEMA_VERSION
 from shared.runs import history
 from tests.sdists import link, sdist
 
@@ -39,7 +40,7 @@ def test_uploaded_trainer_package_is_validated_and_promoted(promoted: dict[str, 
     assert promoted["status"] == "validated", promoted["reasons"]
     assert promoted["uploader"] == "pytest" and len(promoted["sha256"]) == 64
     manifest = chain.read_manifest(local_cloud)
-    assert manifest is not None and manifest["schema_version"] == 1
+    assert manifest is not None and manifest["schema_version"] == MANIFEST_SCHEMA_VERSION
 
 
 def test_run_record_holds_job_package_gpu_and_timings(finished_run: dict[str, Any], promoted: dict[str, Any]):
