@@ -42,8 +42,13 @@ def _target(ctx: click.Context) -> Target:
 @package.command()
 @click.argument("source", default="trainer", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--outdir", default="dist", type=click.Path(file_okay=False, path_type=Path), show_default=True)
-def build(source: Path, outdir: Path) -> None:
-    """Build the sdist of SOURCE (default: trainer/) with `python -m build --sdist`."""
+@click.option("--module", default="flexrun_trainer.task", show_default=True, help="The entry module Vertex runs.")
+def build(source: Path, outdir: Path, module: str) -> None:
+    """Build the sdist of SOURCE (default: trainer/) with `python -m build --sdist`, then check it.
+
+    The check is the validate function's own static one (metadata, entry module compiles, module guard,
+    no import-time main(), requirements), so a package that would be rejected never leaves the laptop.
+    """
     import subprocess
 
     outdir.mkdir(parents=True, exist_ok=True)
@@ -55,7 +60,20 @@ def build(source: Path, outdir: Path) -> None:
     built = sorted(set(outdir.glob("*.tar.gz")) - before) or sorted(
         outdir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime
     )
+    _check_built(built[-1], module)
     click.echo(str(built[-1]))
+
+
+def _check_built(path: Path, module: str) -> None:
+    from shared.errors import PackageRejected
+    from shared.package_check import inspect_package
+
+    try:
+        info = inspect_package(path.read_bytes(), entry_module=module)
+    except PackageRejected as rejected:
+        reasons = "\n".join(f"  {code}: {message}" for code, message in rejected.reasons)
+        raise click.ClickException(f"{path.name} would be rejected on upload:\n{reasons}") from None
+    click.echo(f"checked {info.name} {info.version}: entry module {module} compiles and is guarded", err=True)
 
 
 @package.command()
