@@ -21,8 +21,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from flexrun_trainer.logs import setup_logging
     from flexrun_trainer.pipeline import run
 
+    from flexrun_trainer.secrets import resolve_secret_env
+
     log = setup_logging()
     try:
+        resolved = resolve_secret_env(os.environ)
+        if resolved:
+            log.info("secrets read from Secret Manager", extra={"event": "secrets", "names": resolved})
         cfg = parse_config(argv)
         run(cfg, dict(os.environ))
     except SystemExit as exc:  # argparse: --help (0) or malformed flags (2)
