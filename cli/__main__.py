@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from cli.package import package
@@ -13,6 +15,27 @@ def main() -> None:
 
 
 main.add_command(package)
+
+_PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+@main.command(context_settings=_PASSTHROUGH)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def runs(args: tuple[str, ...]) -> None:
+    """Recorded runs: list, show RUN_KEY, compare A B, reconcile (`flexrun runs --help`)."""
+    from cli import runs as runs_cli  # argparse inside: its own --help and errors
+
+    sys.exit(runs_cli.main(["runs", *args]))
+
+
+@main.command(context_settings=_PASSTHROUGH)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def cost(args: tuple[str, ...]) -> None:
+    """GPU cost of the recorded runs: `flexrun cost --month 2026-11`."""
+    from cli import runs as runs_cli
+
+    sys.exit(runs_cli.main(["cost", *args]))
+
 
 if __name__ == "__main__":
     main()

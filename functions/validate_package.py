@@ -8,7 +8,7 @@ from cloudevents.http import CloudEvent
 from shared import logs, wiring
 from shared.events import parse_storage_object
 from shared.handler import run_handler
-from shared.promote import handle_package_upload
+from shared.promote import handle_package_upload, is_package_object
 from shared.settings import get_settings
 
 
@@ -19,6 +19,11 @@ def on_package_uploaded(event: CloudEvent) -> None:
     def core() -> None:
         obj = parse_storage_object(event)
         logs.bind(object=obj.name, generation=obj.generation)
+        if not is_package_object(obj, settings):
+            # Most finalize events are not packages (the manifest's own writes, copies): answer them
+            # before any storage client exists, which keeps a cold instance's first answer fast.
+            logs.info("package event ignored", detail="not a trainer package")
+            return
         outcome = handle_package_upload(
             obj,
             settings=settings,

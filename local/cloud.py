@@ -14,25 +14,33 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from local import clients, gcs, jobservice, mongo, pubsub, slack, topology
+from local import clients, gcs, jobservice, mongo, postgres, pubsub, slack, topology
 from local.eventarc import Route, Routes, start_eventarc
 from local.functions import start_function
+from local.postgrest import start_postgrest
 from local.processes import ManagedProcess, ProcessStartError, process_start_time, stop_recorded
+from local.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from google.cloud import pubsub_v1, storage
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("pubsub", "gcs", "mongo", "slack", "vertex", "functions", "eventarc")
-NEEDS = {"gcs": {"pubsub"}, "vertex": {"pubsub", "gcs"}, "eventarc": {"pubsub", "functions"}}
+SERVICES = ("pubsub", "gcs", "mongo", "postgres", "postgrest", "slack", "vertex", "functions", "eventarc")
+NEEDS = {
+    "gcs": {"pubsub"},
+    "vertex": {"pubsub", "gcs"},
+    "eventarc": {"pubsub", "functions"},
+    "postgrest": {"postgres"},
+}
 STATE_FILE = "cloud.json"
 
 
 def default_services() -> tuple[str, ...]:
-    """Everything; Vertex only once its stand-in (`local/vertex/__main__.py`) is in the checkout."""
-    if jobservice.available(REPO_ROOT):
-        return SERVICES
-    return tuple(s for s in SERVICES if s != "vertex")
+    """Everything; Vertex only once its stand-in is in the checkout, Supabase only with a PostgreSQL server."""
+    left_out = set() if jobservice.available(REPO_ROOT) else {"vertex"}
+    if not postgres.available():
+        left_out |= {"postgres", "postgrest"}
+    return tuple(s for s in SERVICES if s not in left_out)
 
 
 class LocalCloud:
@@ -63,6 +71,7 @@ class LocalCloud:
         self.endpoints: dict[str, str] = {}
         self.function_urls: dict[str, str] = {}
         self.env: dict[str, str] = {}
+        self.supervisor = Supervisor(lambda: [p for p in self.processes if p.name.startswith("function-")])
 
     def __enter__(self) -> LocalCloud:
         return self.start()
@@ -91,6 +100,7 @@ class LocalCloud:
                 self.stop()
                 raise
         self._write_state()
+        self.supervisor.start()
         return self
 
     @property
@@ -132,12 +142,20 @@ class LocalCloud:
             tasks["mongo"] = lambda: mongo.start_mongo(sd)
         if "slack" in selected:
             tasks["slack"] = lambda: slack.start_slack(sd, sys.executable, REPO_ROOT)
+        if "postgres" in selected:
+            tasks["postgres"] = lambda: postgres.start_postgres(sd, REPO_ROOT / "supabase" / "migrations")
         if "vertex" in selected:
             storage_host, pubsub_host = self.env["STORAGE_EMULATOR_HOST"], self.env["PUBSUB_EMULATOR_HOST"]
             tasks["vertex"] = lambda: jobservice.start_vertex(sd, REPO_ROOT, storage_host, pubsub_host)
         self.endpoints.update(self._parallel(tasks))
         if "mongo" in selected:
             self.env["MONGODB_URL"] = self.endpoints["mongo"]
+        if "postgrest" in selected:
+            process, url = start_postgrest(
+                sd, sys.executable, REPO_ROOT, self.endpoints["postgres"], topology.SUPABASE_KEY
+            )
+            self.env["SUPABASE_URL"] = self.endpoints["postgrest"] = self._run(process, url)
+            self.env["SUPABASE_KEY"] = topology.SUPABASE_KEY
         if "slack" in selected:
             self.env["SLACK_WEBHOOK_URL"] = f"{self.endpoints['slack']}/services/local/flexrun/hook"
         if "vertex" in selected:
@@ -187,8 +205,10 @@ class LocalCloud:
 
     def stop(self) -> None:
         """Stop every process in reverse start order, each by its own PID; safe to call again."""
+        self.supervisor.stop()
         while self.tiers:
             _stop_together(self.tiers.pop())
+        postgres.remove_data(self.state_dir)
         for name in (STATE_FILE, "env"):  # a stale env file would point clients at dead ports
             (self.state_dir / name).unlink(missing_ok=True)
 
@@ -217,6 +237,26 @@ class LocalCloud:
         }
         (self.state_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
 
+    # Faults for the chaos tests: one service down for a while, then back with its port and data.
+    def process(self, name: str) -> ManagedProcess:
+        """The process of a service (`mongo`, `pubsub`, ...) or of a function (`submit-run`, ...)."""
+        wanted = name if name in SERVICES else f"function-{name}"
+        return next(p for p in self.processes if p.name == wanted)
+
+    def stop_service(self, name: str) -> None:
+        with self.supervisor.lock:
+            self.process(name).stop()
+
+    def start_service(self, name: str) -> None:
+        """Start a stopped service again on its port; the Pub/Sub emulator also gets its topology back
+        (it keeps everything in memory, where production Pub/Sub keeps its topics and subscriptions)."""
+        with self.supervisor.lock:
+            self.process(name).restart()
+        if name == "pubsub":
+            topics = (topology.PACKAGE_EVENTS_TOPIC, topology.RUN_REQUESTS_TOPIC, topology.JOB_EVENTS_TOPIC)
+            pubsub.create_topology(self.endpoints["pubsub"], topology.PROJECT_ID, topics, topology.FUNCTIONS)
+        self._write_state()  # new PIDs, so `down` still finds them
+
     # Helpers for tests and the demo.
     def storage_client(self) -> storage.Client:
         return clients.storage_client(self.env["STORAGE_EMULATOR_HOST"])
@@ -228,7 +268,7 @@ class LocalCloud:
         return self.function_urls[name]
 
     def log_path(self, name: str) -> Path:
-        """The log of a process: `pubsub`, `gcs`, `mongo`, `slack`, `vertex`, `eventarc`, or a function."""
+        """The log of a process: a name from SERVICES (`mongo`, `postgrest`, ...) or a function's."""
         prefix = "" if name in SERVICES else "function-"
         return self.state_dir / "logs" / f"{prefix}{name}.log"
 
@@ -258,6 +298,7 @@ def down(state_dir: Path | str) -> list[str]:
             stopped += [entry["name"] for entry, ok in zip(members, list(done), strict=True) if ok]
     state_path.unlink(missing_ok=True)
     (Path(state_dir) / "env").unlink(missing_ok=True)
+    postgres.remove_data(Path(state_dir))
     return stopped
 
 

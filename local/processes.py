@@ -76,6 +76,9 @@ class ManagedProcess:
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     stop_grace: float = 10.0  # seconds between SIGTERM and SIGKILL
     ready_seconds: float | None = None  # how long the last start took, for the state file and reports
+    # The last start's readiness probe, so `restart()` brings the same command back the same way.
+    ready_probe: Probe | None = field(default=None, repr=False)
+    ready_timeout: float = 30.0
 
     @property
     def log_path(self) -> Path:
@@ -91,6 +94,7 @@ class ManagedProcess:
 
     def start(self, ready: Probe, timeout: float = 30.0) -> ManagedProcess:
         """Start the process and block until `ready()` is true; raise ProcessStartError otherwise."""
+        self.ready_probe, self.ready_timeout = ready, timeout
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.pid_path.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ if self.env is None else self.env)
@@ -116,6 +120,17 @@ class ManagedProcess:
             time.sleep(0.05)
         self.ready_seconds = round(time.monotonic() - started, 3)
         return self
+
+    def exited(self) -> bool:
+        """Started, and its leader has ended since (crashed or killed), without `stop()` being called."""
+        return self.popen is not None and self.popen.poll() is not None
+
+    def restart(self) -> ManagedProcess:
+        """Stop (if running) and start the same command line again: same port, same data files."""
+        if self.ready_probe is None:
+            raise ProcessStartError(f"{self.name} was never started, so there is nothing to restart")
+        self.stop()
+        return self.start(self.ready_probe, self.ready_timeout)
 
     def stop(self) -> None:
         """SIGTERM the process group, SIGKILL it after `stop_grace` seconds; safe to call twice."""

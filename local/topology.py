@@ -12,6 +12,8 @@ PROJECT_ID = "local-project"
 REGION = "us-central1"
 PACKAGE_BUCKET = "flexrun-packages"
 STAGING_BUCKET = "flexrun-staging"
+# The local Supabase's service key: any non-empty string works with supabase-py; not a secret.
+SUPABASE_KEY = "local-service-role-key"
 
 PACKAGE_EVENTS_TOPIC = "package-events"  # GCS object notifications (JSON_API_V1) of PACKAGE_BUCKET
 RUN_REQUESTS_TOPIC = "run-requests"  # Cloud Scheduler / people publish run messages here

@@ -1,4 +1,9 @@
-"""The GPU catalog (gpu_catalog.json beside this file): machine types per GPU, dated prices, DWS support."""
+"""The GPU catalog (gpu_catalog.json beside this file): machines per GPU, DWS support, images, dated prices.
+
+Everything Vertex would refuse about a GPU request (unknown type, a machine type that cannot carry it,
+a GPU count the machine does not have, FLEX_START on a GPU DWS does not serve) is refused here, before
+any API call, with the valid choices named.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,18 @@ from typing import Any
 from shared.errors import InvalidRunRequest
 
 _CATALOG_PATH = Path(__file__).with_name("gpu_catalog.json")
-GPU_ALIASES = {"NVIDIA_H200": "NVIDIA_H200_141GB"}
+# Short names people type in a run message or a fallback chain → the aiplatform_v1 AcceleratorType name.
+GPU_ALIASES = {
+    "T4": "NVIDIA_TESLA_T4",
+    "L4": "NVIDIA_L4",
+    "A100": "NVIDIA_TESLA_A100",
+    "A100_80GB": "NVIDIA_A100_80GB",
+    "H100": "NVIDIA_H100_80GB",
+    "H100_MEGA": "NVIDIA_H100_MEGA_80GB",
+    "H200": "NVIDIA_H200_141GB",
+    "NVIDIA_H200": "NVIDIA_H200_141GB",
+    "B200": "NVIDIA_B200",
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -19,24 +35,66 @@ def load_catalog() -> dict[str, Any]:
 
 
 def canonical_gpu(gpu_type: str) -> str:
-    return GPU_ALIASES.get(gpu_type, gpu_type)
+    return GPU_ALIASES.get(gpu_type.upper(), gpu_type.upper())
 
 
-def check_gpu_machine(gpu_type: str, machine_type: str) -> None:
-    """Refuse a GPU/machine pair Vertex would refuse, before any API call."""
+def gpu_entry(gpu_type: str) -> dict[str, Any]:
     gpus = load_catalog()["gpus"]
     entry = gpus.get(canonical_gpu(gpu_type))
     if entry is None:
         raise InvalidRunRequest(f"GPU type {gpu_type!r} is not in the catalog ({', '.join(sorted(gpus))})")
-    if machine_type not in entry["machine_types"]:
+    return entry
+
+
+def check_gpu_machine(gpu_type: str, machine_type: str, gpu_count: int | None = None) -> None:
+    """Refuse a GPU/machine/count combination Vertex would refuse, before any API call."""
+    machines = gpu_entry(gpu_type)["machines"]
+    if machine_type not in machines:
         raise InvalidRunRequest(
-            f"machine type {machine_type!r} cannot carry {gpu_type}; use one of {', '.join(entry['machine_types'])}"
+            f"machine type {machine_type!r} cannot carry {gpu_type}; use one of {', '.join(machines)}"
         )
+    if gpu_count is not None and gpu_count not in machines[machine_type]:
+        counts = ", ".join(str(c) for c in machines[machine_type])
+        raise InvalidRunRequest(f"{machine_type} carries {counts} × {gpu_type}, not {gpu_count}")
+
+
+def check_strategy(gpu_type: str, strategy: str) -> None:
+    if strategy == "FLEX_START" and not gpu_entry(gpu_type)["dws"]:
+        served = ", ".join(name for name, e in load_catalog()["gpus"].items() if e["dws"])
+        raise InvalidRunRequest(f"DWS flex-start does not serve {gpu_type}; it serves {served}")
+
+
+def default_machine(gpu_type: str, gpu_count: int) -> str:
+    """The first (smallest) machine type in the catalog that carries `gpu_count` of this GPU."""
+    for machine, counts in gpu_entry(gpu_type)["machines"].items():
+        if gpu_count in counts:
+            return machine
+    raise InvalidRunRequest(f"no machine type carries {gpu_count} × {gpu_type}")
+
+
+def executor_image(gpu_type: str, region: str) -> str:
+    """The prebuilt TensorFlow GPU image for this GPU, from the Artifact Registry nearest the region."""
+    entry = gpu_entry(gpu_type)
+    template = entry.get("executor_image") or load_catalog()["executor_image"]
+    registry = {"europe": "europe", "asia": "asia", "australia": "asia", "me": "europe"}.get(
+        region.split("-", 1)[0], "us"
+    )
+    return template.format(registry=registry)
+
+
+def hourly_price(gpu_type: str, strategy: str = "STANDARD") -> float | None:
+    """USD per GPU hour for the strategy (FLEX_START and SPOT: the DWS price), None when unknown."""
+    entry = load_catalog()["gpus"].get(canonical_gpu(gpu_type))
+    if entry is None:
+        return None
+    if strategy in ("FLEX_START", "SPOT"):
+        return entry.get("dws_usd_per_gpu_hour")
+    return entry.get("usd_per_gpu_hour")
 
 
 def estimated_cost_usd(gpu_type: str, gpu_count: int, run_seconds: float | None) -> float | None:
     """GPU cost of the run time at the catalog's hourly price; None when either is unknown."""
-    entry = load_catalog()["gpus"].get(canonical_gpu(gpu_type))
-    if run_seconds is None or entry is None or entry.get("usd_per_gpu_hour") is None:
+    price = hourly_price(gpu_type)
+    if run_seconds is None or price is None:
         return None
-    return round(entry["usd_per_gpu_hour"] * gpu_count * run_seconds / 3600.0, 4)
+    return round(price * gpu_count * run_seconds / 3600.0, 4)

@@ -2,6 +2,12 @@
 
 Built with `google.cloud.aiplatform_v1` directly: the high-level SDK's training classes drop
 `max_wait_duration=0`, and the low-level module is much lighter to import.
+
+Secrets: a CustomJob's `PythonPackageSpec.env` holds only plain `EnvVar(name, value)` pairs (aiplatform_v1's
+`SecretEnvVar` exists for Agent Engine, not for CustomJob), so a secret can never be handed over by
+reference the way Cloud Run does it. The job therefore carries `<NAME>_SECRET` = the Secret Manager
+secret *version resource name*, and the trainer, running as the job's service account with
+`roles/secretmanager.secretAccessor`, reads the value itself. No secret value is in the job spec.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from typing import TYPE_CHECKING
 from shared.catalog import canonical_gpu
 from shared.errors import InvalidRunRequest
 from shared.run_request import label_value
+from shared.settings import MAX_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
     from google.cloud import aiplatform_v1
@@ -39,6 +46,7 @@ class RunPlan:
     args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     strategy: str = "FLEX_START"
+    secret_env: dict[str, str] = field(default_factory=dict)  # NAME_SECRET → projects/…/secrets/…/versions/…
 
     @property
     def labels(self) -> dict[str, str]:
@@ -46,6 +54,7 @@ class RunPlan:
             "flexrun": "run",
             "run_key": self.run_key,
             "attempt": str(self.attempt),
+            "strategy": self.strategy.lower(),
             "package_version": label_value(self.package_version),
             "correlation_id": label_value(self.correlation_id),
         }
@@ -60,16 +69,31 @@ def accelerator_name(gpu_type: str) -> str:
     return name
 
 
+def check_limits(plan: RunPlan) -> None:
+    """Values outside Vertex's documented limits, refused before the call."""
+    if not 0 < plan.timeout_seconds <= MAX_TIMEOUT_SECONDS:
+        raise InvalidRunRequest(f"timeout must be 1 s to 7 days (DWS limit), not {plan.timeout_seconds} s")
+    if plan.max_wait_seconds < 0:
+        raise InvalidRunRequest("max_wait must not be negative (0 = wait without limit)")
+    if not 1 <= plan.gpu_count <= 16:
+        raise InvalidRunRequest(f"gpu count must be 1 to 16, not {plan.gpu_count}")
+    clash = set(plan.env) & set(plan.secret_env)
+    if clash:
+        raise InvalidRunRequest(f"env {sorted(clash)} would shadow secret references")
+
+
 def build_custom_job(plan: RunPlan) -> aiplatform_v1.CustomJob:
     from google.cloud import aiplatform_v1
     from google.protobuf import duration_pb2
 
+    check_limits(plan)
+    env = {**plan.env, **plan.secret_env}
     package = aiplatform_v1.PythonPackageSpec(
         executor_image_uri=plan.executor_image,
         package_uris=[plan.package_uri],
         python_module=plan.python_module,
         args=list(plan.args),
-        env=[aiplatform_v1.EnvVar(name=k, value=v) for k, v in sorted(plan.env.items())],
+        env=[aiplatform_v1.EnvVar(name=k, value=v) for k, v in sorted(env.items())],
     )
     machine = aiplatform_v1.MachineSpec(
         machine_type=plan.machine_type,
@@ -79,8 +103,9 @@ def build_custom_job(plan: RunPlan) -> aiplatform_v1.CustomJob:
     scheduling = aiplatform_v1.Scheduling(
         strategy=aiplatform_v1.Scheduling.Strategy[plan.strategy],
         timeout=duration_pb2.Duration(seconds=plan.timeout_seconds),
-        max_wait_duration=duration_pb2.Duration(seconds=plan.max_wait_seconds),
     )
+    if plan.strategy == "FLEX_START":  # only DWS waits; 0 is sent as "0s" and means "wait without limit"
+        scheduling.max_wait_duration = duration_pb2.Duration(seconds=plan.max_wait_seconds)
     spec = aiplatform_v1.CustomJobSpec(
         worker_pool_specs=[
             aiplatform_v1.WorkerPoolSpec(machine_spec=machine, replica_count=1, python_package_spec=package)

@@ -54,7 +54,13 @@ def log_context(**fields: Any) -> Iterator[None]:
 
 
 def bind(**fields: Any) -> None:
-    """Add fields to the current context (e.g. the run_key once it is known)."""
+    """Add fields to the enclosing `log_context` block (e.g. the run_key once it is known).
+
+    Outside any block (a core called from a test or the CLI) this does nothing: a binding must never
+    outlive the event it describes and label every later line of the process.
+    """
+    if _context.get() is _EMPTY:
+        return
     _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
 
 

@@ -213,6 +213,8 @@ def handle_package_upload(
         reasons=[Reason(code=c, message=m) for c, m in inspection.reasons],
         quarantine_uri=quarantine_uri if rejected else None,
     )
+    if not rejected:
+        entry = entry.model_copy(update={"uri": _publish_deployable(bucket, obj, entry, settings)})
     recorded = _record(manifest, entry, obj, quarantine_uri)
     if recorded is None:
         return PromotionOutcome("duplicate", "another delivery of this upload recorded it first")
@@ -231,6 +233,25 @@ def handle_package_upload(
         validation_seconds=recorded.validation_seconds,
     )
     return PromotionOutcome("validated", f"version {recorded.version} is deployable", recorded)
+
+
+def _publish_deployable(bucket: Any, obj: StoredObject, entry: ManifestEntry, settings: Settings) -> str:
+    """Copy exactly the validated generation to a name of its own, which jobs then run.
+
+    The upload's own name can be overwritten or deleted later (a re-upload, a quarantine): what runs
+    must stay the bytes that were validated. The name carries the sha256, so a copy never changes.
+    """
+    from google.api_core import exceptions as gexc
+
+    stem = obj.name.rsplit("/", 1)[-1].removesuffix(".tar.gz")
+    target = f"{settings.flexrun_deployable_prefix}{stem}-{entry.sha256[:16]}.tar.gz"
+    try:
+        bucket.copy_blob(bucket.blob(obj.name), bucket, target, if_generation_match=0, source_generation=obj.generation)
+    except gexc.PreconditionFailed:
+        pass  # the same content was published before (the name is content-addressed)
+    except (gexc.ServiceUnavailable, gexc.TooManyRequests, gexc.InternalServerError) as exc:
+        raise TransientError(f"publishing {obj.name} failed: {exc}") from exc
+    return f"gs://{obj.bucket}/{target}"
 
 
 def _finish_duplicate(

@@ -6,7 +6,6 @@ state is guarded by a lease in the store, so redeliveries and concurrent events 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -14,13 +13,17 @@ from typing import Any
 from shared import logs
 from shared.catalog import estimated_cost_usd
 from shared.errors import InvalidEvent, TransientError
+from shared.events import CloudEventLike, parse_pubsub_message
 from shared.failures import classify_failure
-from shared.job_events import JobWakeUp
+from shared.handler import run_handler
+from shared.job_events import JobWakeUp, parse_job_log_entry
 from shared.notifier import Notifier
+from shared.predictions import read_trainer_outputs
 from shared.run_messages import run_finished
 from shared.runs import RunState, from_vertex
 from shared.settings import Settings
 from shared.store import RunStore
+from shared.submit import continue_run
 from shared.vertex_errors import classify
 
 
@@ -52,48 +55,22 @@ def _seconds_between(start: datetime | None, end: datetime | None) -> float | No
     return round((end - start).total_seconds(), 3) if start and end else None
 
 
-def read_trainer_outputs(storage: Any, output_uri: str) -> dict[str, Any]:
-    """metrics.json and predictions.json from the job's model directory, once `_SUCCESS` is there."""
-    from google.api_core import exceptions as gexc
-
-    bucket_name, _, prefix = output_uri.removeprefix("gs://").partition("/")
-    model_dir = prefix.rstrip("/") + "/model/"
-    bucket = storage.bucket(bucket_name)
-    try:
-        if not bucket.blob(model_dir + "_SUCCESS").exists():
-            return {"outputs_complete": False}
-        metrics = json.loads(bucket.blob(model_dir + "metrics.json").download_as_bytes())
-        predictions = json.loads(bucket.blob(model_dir + "predictions.json").download_as_bytes())
-    except gexc.NotFound:
-        return {"outputs_complete": False}
-    except (gexc.ServiceUnavailable, gexc.TooManyRequests, gexc.InternalServerError, OSError) as exc:
-        raise TransientError(f"reading trainer outputs failed: {exc.__class__.__name__}") from exc
-    except json.JSONDecodeError:
-        return {"outputs_complete": False, "outputs_error": "metrics.json or predictions.json is not JSON"}
-    # `_SUCCESS` lists every file the trainer wrote (plot, model, ...): record each as an artifact.
-    try:
-        written = json.loads(bucket.blob(model_dir + "_SUCCESS").download_as_bytes()).get("files") or {}
-    except (gexc.NotFound, json.JSONDecodeError, AttributeError):
-        written = {}
-    names = sorted({"metrics.json", "predictions.json", *written})
-    artifacts = {name: f"gs://{bucket_name}/{model_dir}{name}" for name in names}
-    return {"outputs_complete": True, "metrics": metrics, "predictions": predictions, "artifacts": artifacts}
-
-
-def _job_fields(job: Any, record: dict[str, Any], state: RunState) -> dict[str, Any]:
+def _job_fields(job: Any, record: dict[str, Any], wake_up: JobWakeUp) -> dict[str, Any]:
     created, started, ended = _plain(job.create_time), _plain(job.start_time), _plain(job.end_time)
     run_seconds = _seconds_between(started, ended)
+    gpu_type, gpu_count = record.get("gpu_type", ""), record.get("gpu_count", 1)
     fields: dict[str, Any] = {
         "vertex_state": job.state.name,
         "created_at": created,
         "started_at": started,
         "ended_at": ended,
-        "wait_seconds": _seconds_between(created, started),
+        "wait_seconds": _seconds_between(created, started or ended),
         "run_seconds": run_seconds,
-        "estimated_cost_usd": estimated_cost_usd(record.get("gpu_type", ""), record.get("gpu_count", 1), run_seconds),
+        "usd_per_gpu_hour": estimated_cost_usd(gpu_type, 1, 3600.0),  # the catalog price of one GPU hour
+        "estimated_cost_usd": estimated_cost_usd(gpu_type, gpu_count, run_seconds),
     }
     if job.error and job.error.message:
-        failure_class, hint = classify_failure(job.error.message)
+        failure_class, hint = classify_failure(job.error.message, wake_up.text)
         fields.update(
             {
                 "error": {"code": job.error.code, "message": job.error.message},
@@ -101,7 +78,54 @@ def _job_fields(job: Any, record: dict[str, Any], state: RunState) -> dict[str, 
                 "hint": hint,
             }
         )
-    return fields
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _total_cost(store: RunStore, record: dict[str, Any], this_attempt: float | None) -> float | None:
+    """This attempt's cost plus every other attempt's of the same run_key (fallback steps, reruns)."""
+    others = [
+        run.get("estimated_cost_usd") or 0.0
+        for run in store.attempts(record["run_key"])
+        if run["attempt"] != record["attempt"]
+    ]
+    if this_attempt is None and not any(others):
+        return None
+    return round((this_attempt or 0.0) + sum(others), 4)
+
+
+def handle_job_event(
+    event: CloudEventLike,
+    *,
+    settings: Settings,
+    jobs_for_region: Any,
+    store: RunStore,
+    storage: Any,
+    notifier: Notifier,
+) -> ReportOutcome | None:
+    """The job-state function without its wiring: a log-entry CloudEvent in, the run advanced.
+
+    Bad events are acknowledged and recorded (run_handler); store, Vertex or Slack outages raise, so
+    the trigger redelivers the event and the retry finishes what this one could not.
+    """
+
+    def core() -> ReportOutcome:
+        wake_up = parse_job_log_entry(parse_pubsub_message(event))
+        if wake_up is None:
+            logs.debug("log entry is not a Vertex job service entry; ignored")
+            return ReportOutcome("ignored")
+        logs.bind(job_id=wake_up.job_id)
+        outcome = handle_job_wake_up(
+            wake_up, settings=settings, jobs_for_region=jobs_for_region, store=store, storage=storage, notifier=notifier
+        )
+        logs.info(f"job event {outcome.action}", state=outcome.state, notified=outcome.notified)
+        return outcome
+
+    def record(reason_code: str, detail: dict[str, Any]) -> None:
+        store.record_rejected_event("job-state", reason_code, detail)
+
+    return run_handler(
+        "job-state", event, core, max_event_age_seconds=settings.flexrun_max_event_age, record_rejection=record
+    )
 
 
 def handle_job_wake_up(
@@ -123,9 +147,15 @@ def handle_job_wake_up(
     state = from_vertex(job.state.name, job.error.message if job.error else "")
     if state is None:
         return ReportOutcome("unchanged", record["run_key"], record.get("state"))
-    fields = _job_fields(job, record, state)
+    fields = _job_fields(job, record, wake_up)
+    if state.is_terminal():
+        fields["total_cost_usd"] = _total_cost(store, record, fields.get("estimated_cost_usd"))
     if state is RunState.SUCCEEDED:
-        fields.update(read_trainer_outputs(storage, record["output_uri"]))
+        outputs = read_trainer_outputs(storage, record["output_uri"])
+        # Forecasts first, then the record: a record that says "succeeded" has its predictions stored.
+        if outputs.predictions:
+            store.replace_predictions(record["run_key"], record["attempt"], outputs.predictions)
+        fields.update(outputs.fields)
     moved = store.advance(record["run_key"], record["attempt"], state, fields)
     logs.info(
         "run state " + ("advanced" if moved else "unchanged"),
@@ -136,6 +166,8 @@ def handle_job_wake_up(
 
     notified = False
     if state.is_terminal():
+        finished = store.get(record["run_key"], record["attempt"]) or record
+        continue_run(finished, settings=settings, jobs_for_region=jobs_for_region, store=store)
         notified = _announce_once(store, record["run_key"], record["attempt"], notifier)
     return ReportOutcome("advanced" if moved else "unchanged", record["run_key"], state.value, notified)
 

@@ -1,7 +1,9 @@
 """The run message: what Cloud Scheduler or a person publishes to ask for a training run.
 
-JSON in the Pub/Sub message data; unknown fields and bad values are refused with a message that
-names the field. An empty message (`{}` or no data) means "run the deployable version with defaults".
+JSON in the Pub/Sub message data (schema_version 1); unknown fields, wrong types (strict: "3" is not
+a number) and bad values are refused with a message that names the field. An empty message (`{}` or
+no data) means "run the deployable version with defaults". Attributes are for routing only: `schedule`
+(set by Cloud Scheduler jobs), `correlation_id`, `requested_by`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shared import catalog, fallback
 from shared.errors import InvalidRunRequest
 from shared.events import PubsubMessage
 from shared.settings import MAX_TIMEOUT_SECONDS
@@ -24,18 +27,27 @@ _SECRET_LOOKING = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL|MONGODB_URL
 
 
 class GpuRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     type: str
     count: int = Field(1, ge=1, le=16)
 
+    @field_validator("type")
+    @classmethod
+    def _known_gpu(cls, value: str) -> str:
+        try:
+            catalog.gpu_entry(value)
+        except InvalidRunRequest as exc:  # as a ValueError, so the refusal names the field
+            raise ValueError(str(exc)) from None
+        return catalog.canonical_gpu(value)
+
 
 class RunRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     schema_version: int = SCHEMA_VERSION
     package_version: str | None = None
     gpu: GpuRequest | None = None
-    machine_type: str | None = None
+    machine_type: str | None = Field(None, pattern=r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
     region: str | None = Field(None, pattern=r"^[a-z]+-[a-z]+[0-9]$")
     max_wait: int | None = Field(None, ge=0, description="Seconds; 0 = wait without limit.")
     timeout: int | None = Field(None, ge=1, le=MAX_TIMEOUT_SECONDS)
@@ -44,6 +56,16 @@ class RunRequest(BaseModel):
     run_key: str | None = None
     requested_by: str | None = Field(None, max_length=128)
     reason: str | None = Field(None, max_length=1000)
+    fallback: list[str] | None = Field(
+        None, max_length=10, description="This run's capacity fallback steps (see shared/fallback.py); [] = none."
+    )
+
+    @field_validator("fallback")
+    @classmethod
+    def _parsable_steps(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            fallback.parse_chain(value)
+        return value
 
     @field_validator("schema_version")
     @classmethod

@@ -62,7 +62,7 @@ _FROM_VERTEX = {
     "JOB_STATE_EXPIRED": RunState.EXPIRED,
 }
 
-_EXPIRY_MARKERS = ("max wait duration", "maxwaitduration", "max_wait_duration")
+_EXPIRY_MARKERS = ("max wait duration", "maximum wait duration", "maxwaitduration", "max_wait_duration")
 
 
 def from_vertex(job_state_name: str, error_message: str = "") -> RunState | None:

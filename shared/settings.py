@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     flexrun_packages_prefix: str = Field("packages/", description="Objects under it are trainer packages.")
     flexrun_manifest_object: str = Field("predict-package-version.json", description="Manifest at the bucket root.")
     flexrun_quarantine_prefix: str = Field("quarantine/", description="Where rejected packages are moved.")
+    flexrun_deployable_prefix: str = Field(
+        "deployable/", description="Validated packages are copied here, named by sha256; jobs run these copies."
+    )
     flexrun_output_prefix: str = Field("runs/", description="Job outputs go to gs://STAGING/PREFIX/RUN_KEY/.")
     flexrun_trainer_module: str = Field("flexrun_trainer.task", description="Module Vertex runs with python -m.")
     # Package validation limits (see shared/package_check.py); the deny list is comma-separated names.
@@ -85,7 +88,9 @@ class Settings(BaseSettings):
         "= the secret version's resource name, never the value.",
     )
 
-    @field_validator("flexrun_packages_prefix", "flexrun_quarantine_prefix", "flexrun_output_prefix")
+    @field_validator(
+        "flexrun_packages_prefix", "flexrun_quarantine_prefix", "flexrun_deployable_prefix", "flexrun_output_prefix"
+    )
     @classmethod
     def _prefix_ends_with_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"

@@ -1,17 +1,21 @@
-"""Run message → one Vertex AI CustomJob on DWS flex-start, exactly once per run_key.
+"""Run message → one Vertex AI CustomJob per attempt, exactly once per (run_key, attempt).
 
-Dedupe key: run_key (+ attempt). The claim is a unique insert in the run store; a job already carrying
-the run_key label (a crash after create, before the record was updated) is adopted, not duplicated.
+Dedupe key: (run_key, attempt). The claim is a unique insert in the run store; a job already carrying
+the run_key and attempt labels (a crash after create, before the record was updated) is adopted, not
+duplicated. When an attempt fails for capacity (wait expired, stockout, quota), `continue_run` submits
+the next step of the run's fallback chain as attempt + 1, through the same claim.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
-from shared import logs
-from shared.catalog import check_gpu_machine
-from shared.errors import NoDeployableVersion, PermanentError
+from shared import fallback, logs
+from shared.catalog import default_machine, executor_image
+from shared.errors import NoDeployableVersion, PermanentError, TransientError
 from shared.events import PubsubMessage
 from shared.jobspec import RunPlan, build_custom_job
 from shared.manifest import Manifest, ManifestEntry
@@ -19,14 +23,18 @@ from shared.run_request import RunRequest, default_run_key, parse_run_request
 from shared.runs import RunState
 from shared.settings import Settings
 from shared.store import RunStore
-from shared.vertex_errors import classify
+from shared.vertex_errors import capacity_refusal, classify
+
+CLAIM_WAIT_SECONDS = 5.0  # a create on Vertex answers well within this
+CLAIM_STALE_SECONDS = 120.0  # a claim this old without a job: its claimant died between claim and create
 
 
 @dataclass(frozen=True)
 class SubmitOutcome:
-    action: str  # "created" | "adopted" | "duplicate"
+    action: str  # "created" | "adopted" | "duplicate" | "ended"
     run_key: str
     job_name: str
+    attempt: int = 1
 
 
 def _resolve_package(request: RunRequest, manifest: Manifest) -> ManifestEntry:
@@ -41,58 +49,97 @@ def _resolve_package(request: RunRequest, manifest: Manifest) -> ManifestEntry:
     return entry
 
 
-def plan_run(request: RunRequest, message: PubsubMessage, manifest: Manifest, settings: Settings) -> RunPlan:
-    run_key = request.run_key or default_run_key(message)
-    package = _resolve_package(request, manifest)
-    gpu_type = request.gpu.type if request.gpu else settings.vertex_ai_gpu_type
-    gpu_count = request.gpu.count if request.gpu else settings.vertex_ai_gpu_count
-    machine_type = request.machine_type or settings.vertex_ai_machine_type
-    check_gpu_machine(gpu_type, machine_type)
+def resolve_steps(request: RunRequest, settings: Settings) -> list[fallback.Resolved]:
+    """Every attempt's step: the chain (message's, else configured) with the message's overrides on step 1."""
+    steps = (
+        fallback.parse_chain(request.fallback)
+        if request.fallback is not None
+        else fallback.configured_chain(settings.flexrun_fallback_chain)
+    )
+    defaults = fallback.Resolved(
+        gpu_type=settings.vertex_ai_gpu_type,
+        gpu_count=settings.vertex_ai_gpu_count,
+        machine_type=settings.vertex_ai_machine_type,
+        region=settings.gcp_region,
+        strategy="FLEX_START",
+        max_wait=settings.vertex_ai_max_wait_duration,
+    )
+    first = steps[0].over(defaults) if steps else defaults
+    gpu = request.gpu
+    first = fallback.Step(
+        gpu_type=gpu.type if gpu else None,
+        gpu_count=gpu.count if gpu else None,
+        machine_type=request.machine_type
+        or (default_machine(gpu.type, gpu.count) if gpu and gpu.type != first.gpu_type else None),
+        region=request.region,
+        max_wait=request.max_wait,
+    ).over(first)
+    return fallback.resolve_chain(first, steps, settings.flexrun_fallback_order)
+
+
+def trainer_secret_refs(settings: Settings) -> dict[str, str]:
+    """FLEXRUN_TRAINER_SECRETS `MONGODB_URL=mongodb-url[:VERSION]` → {"MONGODB_URL_SECRET": version name}."""
+    refs = {}
+    for item in filter(None, (part.strip() for part in settings.flexrun_trainer_secrets.split(","))):
+        name, _, secret = item.partition("=")
+        if secret.startswith("projects/"):
+            refs[f"{name}_SECRET"] = secret
+            continue
+        secret_id, _, version = secret.partition(":")
+        refs[f"{name}_SECRET"] = (
+            f"projects/{settings.gcp_project_id}/secrets/{secret_id}/versions/{version or 'latest'}"
+        )
+    return refs
+
+
+def make_plan(run: dict[str, Any], step: fallback.Resolved, attempt: int, settings: Settings) -> RunPlan:
+    """One attempt's plan from the run's fixed part (`run`, as recorded) and the attempt's step."""
+    run_key = run["run_key"]
+    image_pinned = "vertex_ai_executor_image" in settings.model_fields_set
     return RunPlan(
         run_key=run_key,
-        attempt=1,
-        display_name=f"{settings.vertex_ai_job_name}-{run_key}"[:128],
-        package_uri=package.uri,
-        package_version=package.version,
-        package_sha256=package.sha256,
+        attempt=attempt,
+        display_name=f"{settings.vertex_ai_job_name}-{run_key}-a{attempt}"[:128],
+        package_uri=run["package_uri"],
+        package_version=run["package_version"],
+        package_sha256=run["package_sha256"],
         python_module=settings.flexrun_trainer_module,
-        executor_image=settings.vertex_ai_executor_image,
-        gpu_type=gpu_type,
-        gpu_count=gpu_count,
-        machine_type=machine_type,
-        region=request.region or settings.gcp_region,
-        max_wait_seconds=settings.vertex_ai_max_wait_duration if request.max_wait is None else request.max_wait,
-        timeout_seconds=request.timeout or settings.vertex_ai_timeout,
-        output_uri=f"gs://{settings.staging_bucket}/{settings.flexrun_output_prefix}{run_key}/attempt-1/",
+        executor_image=settings.vertex_ai_executor_image
+        if image_pinned
+        else executor_image(step.gpu_type, step.region),
+        gpu_type=step.gpu_type,
+        gpu_count=step.gpu_count,
+        machine_type=step.machine_type,
+        region=step.region,
+        max_wait_seconds=step.max_wait,
+        timeout_seconds=run["timeout_seconds"],
+        output_uri=f"gs://{settings.staging_bucket}/{settings.flexrun_output_prefix}{run_key}/attempt-{attempt}/",
         service_account=settings.vertex_ai_service_account,
-        correlation_id=message.attributes.get("correlation_id") or message.message_id or run_key,
-        args=tuple(request.args),
-        env=dict(request.env),
+        correlation_id=run["correlation_id"],
+        args=tuple(run.get("args") or ()),
+        env=dict(run.get("env") or {}),
+        strategy=step.strategy,
+        secret_env=trainer_secret_refs(settings),
     )
 
 
-def _record_fields(plan: RunPlan, request: RunRequest, message: PubsubMessage) -> dict[str, Any]:
+def _attempt_fields(plan: RunPlan, run: dict[str, Any], chain: list[dict[str, Any]], step_label: str) -> dict[str, Any]:
     return {
-        "package_version": plan.package_version,
-        "package_sha256": plan.package_sha256,
-        "package_uri": plan.package_uri,
+        **run,
+        "chain": chain,
+        "step_label": step_label,
         "gpu_type": plan.gpu_type,
         "gpu_count": plan.gpu_count,
         "machine_type": plan.machine_type,
         "region": plan.region,
         "strategy": plan.strategy,
         "max_wait_seconds": plan.max_wait_seconds,
-        "timeout_seconds": plan.timeout_seconds,
         "output_uri": plan.output_uri,
-        "correlation_id": plan.correlation_id,
-        "requested_by": request.requested_by or message.attributes.get("requested_by"),
-        "reason": request.reason,
-        "published_at": message.publish_time,
-        "trigger": "schedule" if message.attributes.get("schedule") else "message",
+        "executor_image": plan.executor_image,
     }
 
 
-def _find_job_by_run_key(jobs: Any, parent: str, run_key: str, attempt: int) -> Any | None:
+def _find_job(jobs: Any, parent: str, run_key: str, attempt: int) -> Any | None:
     try:
         found = jobs.list_custom_jobs(
             request={"parent": parent, "filter": f'labels.run_key="{run_key}" AND labels.attempt="{attempt}"'}
@@ -102,34 +149,33 @@ def _find_job_by_run_key(jobs: Any, parent: str, run_key: str, attempt: int) -> 
         raise classify(exc, "listing jobs") from exc
 
 
-def handle_run_request(
-    message: PubsubMessage, *, settings: Settings, manifest: Manifest, jobs_for_region: Any, store: RunStore
+def submit_attempt(
+    plan: RunPlan, fields: dict[str, Any], *, settings: Settings, jobs_for_region: Any, store: RunStore
 ) -> SubmitOutcome:
-    request = parse_run_request(message)
-    plan = plan_run(request, message, manifest, settings)
-    logs.bind(run_key=plan.run_key, correlation_id=plan.correlation_id)
-    record, created = store.claim(plan.run_key, plan.attempt, _record_fields(plan, request, message))
+    known = store.get(plan.run_key, plan.attempt)  # redeliveries are most messages: one read answers them
+    if known and known.get("job_name"):
+        logs.info("run already submitted; duplicate message acknowledged", job_name=known["job_name"])
+        return SubmitOutcome("duplicate", plan.run_key, known["job_name"], plan.attempt)
+    record, created = store.claim(plan.run_key, plan.attempt, fields)
+    if not created and not record.get("job_name") and not RunState(record["state"]).is_terminal():
+        record = _await_claimant(store, plan, record)
     if record.get("job_name"):
         logs.info("run already submitted; duplicate message acknowledged", job_name=record["job_name"])
-        return SubmitOutcome("duplicate", plan.run_key, record["job_name"])
+        return SubmitOutcome("duplicate", plan.run_key, record["job_name"], plan.attempt)
+    if RunState(record["state"]).is_terminal():  # refused at create time earlier: only its fallback is left
+        return continue_run(record, settings=settings, jobs_for_region=jobs_for_region, store=store) or SubmitOutcome(
+            "duplicate", plan.run_key, "", plan.attempt
+        )
 
     parent = f"projects/{settings.gcp_project_id}/locations/{plan.region}"
     jobs = jobs_for_region(plan.region)
-    job = _find_job_by_run_key(jobs, parent, plan.run_key, plan.attempt)
+    job = _find_job(jobs, parent, plan.run_key, plan.attempt)
     action = "adopted"
     if job is None:
         try:
             job = jobs.create_custom_job(parent=parent, custom_job=build_custom_job(plan))
         except Exception as exc:
-            error = classify(exc, "creating the job")
-            if isinstance(error, PermanentError):
-                store.advance(
-                    plan.run_key,
-                    plan.attempt,
-                    RunState.FAILED,
-                    {"error": {"message": str(error)}, "failure_class": "submit_refused"},
-                )
-            raise error from exc
+            return _refused(exc, plan, record, settings=settings, jobs_for_region=jobs_for_region, store=store)
         action = "created"
     job_id = job.name.rsplit("/", 1)[-1]
     store.attach_job(
@@ -139,10 +185,130 @@ def handle_run_request(
     logs.notice(
         f"job {action}",
         job_name=job.name,
-        gpu_type=plan.gpu_type,
-        machine_type=plan.machine_type,
+        attempt=plan.attempt,
+        step=fields.get("step_label"),
         package_version=plan.package_version,
-        max_wait_seconds=plan.max_wait_seconds,
         claimed_now=created,
     )
-    return SubmitOutcome(action, plan.run_key, job.name)
+    return SubmitOutcome(action, plan.run_key, job.name, plan.attempt)
+
+
+def _await_claimant(store: RunStore, plan: RunPlan, record: dict[str, Any]) -> dict[str, Any]:
+    """Another delivery claimed this attempt and is creating its job: wait briefly for the job name.
+
+    Only the claimant creates; a duplicate that raced it must not. If the claim stays without a job,
+    the duplicate is retried later (TransientError) until the claim is older than CLAIM_STALE_SECONDS:
+    then the claimant is presumed dead and this delivery takes over (the run_key label check still
+    finds a job the dead claimant created before it could record it).
+    """
+    deadline = time.monotonic() + CLAIM_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        current = store.get(plan.run_key, plan.attempt) or record
+        if current.get("job_name") or RunState(current["state"]).is_terminal():
+            return current
+    claimed_at = record.get("requested_at")
+    if (
+        isinstance(claimed_at, datetime)
+        and (datetime.now(timezone.utc) - claimed_at).total_seconds() < CLAIM_STALE_SECONDS
+    ):
+        raise TransientError(f"attempt {plan.attempt} of {plan.run_key} is being submitted by another delivery")
+    logs.warning("stale claim without a job; taking over", attempt=plan.attempt)
+    return record
+
+
+def _refused(
+    exc: Exception, plan: RunPlan, record: dict[str, Any], *, settings: Settings, jobs_for_region: Any, store: RunStore
+) -> SubmitOutcome:
+    """Create refused: a capacity refusal (quota, stockout) ends this attempt and falls back; others raise."""
+    reason = capacity_refusal(exc)
+    if reason is not None:
+        message = str(getattr(exc, "message", exc))
+        failed = {"error": {"message": message}, "failure_class": reason}
+        store.advance(plan.run_key, plan.attempt, RunState.FAILED, failed)
+        logs.warning("job refused for capacity", attempt=plan.attempt, reason=reason, error=message[:500])
+        outcome = continue_run(
+            {**record, **failed, "state": "failed"}, settings=settings, jobs_for_region=jobs_for_region, store=store
+        )
+        return outcome or SubmitOutcome("ended", plan.run_key, "", plan.attempt)
+    error = classify(exc, "creating the job")
+    if isinstance(error, PermanentError):
+        store.advance(
+            plan.run_key,
+            plan.attempt,
+            RunState.FAILED,
+            {"error": {"message": str(error)}, "failure_class": "submit_refused"},
+        )
+    raise error from exc
+
+
+def continue_run(
+    record: dict[str, Any], *, settings: Settings, jobs_for_region: Any, store: RunStore
+) -> SubmitOutcome | None:
+    """After a terminal attempt: submit the next step when it failed for capacity; None when the run ends.
+
+    Safe to call again for the same record (redelivered job events): the next attempt's claim dedupes.
+    """
+    retry_on = frozenset(filter(None, (c.strip() for c in settings.flexrun_fallback_on.split(","))))
+    decision = fallback.next_step(record, retry_on, settings.flexrun_fallback_max_attempts)
+    if decision is None:
+        return None
+    attempt, step, reason = decision
+    run_key = record["run_key"]
+    note = f"Fell back to attempt {attempt}: {step.label} (attempt {attempt - 1} ended: {reason})."
+    store.update_fields(run_key, attempt - 1, {"fallback_reason": reason, "next_attempt": attempt, "hint": note})
+    logs.notice("capacity fallback", run_key=run_key, attempt=attempt, reason=reason, step=step.label)
+    run = {key: record.get(key) for key in _RUN_KEYS}
+    plan = make_plan(run, step, attempt, settings)
+    fields = _attempt_fields(plan, run, record["chain"], step.label)
+    fields.update(previous_attempt=attempt - 1, fallback_reason=reason)
+    try:
+        return submit_attempt(plan, fields, settings=settings, jobs_for_region=jobs_for_region, store=store)
+    except PermanentError as exc:  # the earlier attempt's announcement must still go out
+        store.update_fields(run_key, attempt - 1, {"fallback_error": str(exc)[:1000]})
+        logs.warning("fallback attempt refused", attempt=attempt, error=str(exc)[:500])
+        return None
+
+
+# What every attempt of a run shares (recorded on each attempt, so a fallback needs only the record).
+_RUN_KEYS = (
+    "run_key",
+    "package_uri",
+    "package_version",
+    "package_sha256",
+    "timeout_seconds",
+    "correlation_id",
+    "args",
+    "env",
+    "requested_by",
+    "reason",
+    "published_at",
+    "trigger",
+)
+
+
+def handle_run_request(
+    message: PubsubMessage, *, settings: Settings, manifest: Manifest, jobs_for_region: Any, store: RunStore
+) -> SubmitOutcome:
+    request = parse_run_request(message)
+    run_key = request.run_key or default_run_key(message)
+    package = _resolve_package(request, manifest)
+    steps = resolve_steps(request, settings)
+    run = {
+        "run_key": run_key,
+        "package_uri": package.uri,
+        "package_version": package.version,
+        "package_sha256": package.sha256,
+        "timeout_seconds": request.timeout or settings.vertex_ai_timeout,
+        "correlation_id": message.attributes.get("correlation_id") or message.message_id or run_key,
+        "args": list(request.args),
+        "env": dict(request.env),
+        "requested_by": request.requested_by or message.attributes.get("requested_by"),
+        "reason": request.reason,
+        "published_at": message.publish_time,
+        "trigger": "schedule" if message.attributes.get("schedule") else "message",
+    }
+    logs.bind(run_key=run_key, correlation_id=run["correlation_id"])
+    plan = make_plan(run, steps[0], 1, settings)
+    fields = _attempt_fields(plan, run, [s.as_dict() for s in steps], steps[0].label)
+    return submit_attempt(plan, fields, settings=settings, jobs_for_region=jobs_for_region, store=store)

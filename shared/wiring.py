@@ -10,7 +10,10 @@ from shared.errors import ConfigurationError
 from shared.manifest import ManifestStore
 from shared.notifier import LogOnlyNotifier, Notifier, SlackNotifier
 from shared.settings import Settings
-from shared.store import MongoRunStore, RunStore
+from shared.store import RunStore
+from shared.store_mirrored import MirroredRunStore
+from shared.store_mongo import MongoRunStore
+from shared.store_supabase import SupabaseRunStore
 
 
 def package_bucket(settings: Settings) -> Any:
@@ -26,14 +29,39 @@ def storage(settings: Settings) -> Any:
 
 
 @functools.lru_cache(maxsize=2)
-def _run_store(url: str) -> MongoRunStore:
+def _mongo_store(url: str) -> MongoRunStore:
     return MongoRunStore(clients.mongo_database(url))
 
 
+def supabase_client(url: str, key: str) -> Any:
+    """`supabase.create_client` with our own HTTP client: a hung request must not hold an event for minutes."""
+    import httpx
+    from supabase import ClientOptions, create_client  # imported lazily: about a second of cold start
+
+    options = ClientOptions(httpx_client=httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0)))
+    return create_client(url, key, options=options)
+
+
+@functools.lru_cache(maxsize=2)
+def _supabase_store(url: str, key: str) -> SupabaseRunStore:
+    return SupabaseRunStore(supabase_client(url, key))
+
+
 def run_store(settings: Settings) -> RunStore:
-    if settings.mongodb_url is None:
-        raise ConfigurationError("missing required setting(s): MONGODB_URL (the run store)")
-    return _run_store(settings.mongodb_url.get_secret_value())
+    """MongoDB, Supabase, or both (MongoDB decides, Supabase mirrors): whichever is configured."""
+    if bool(settings.supabase_url) != bool(settings.supabase_key):
+        raise ConfigurationError("SUPABASE_URL and SUPABASE_KEY must be set together")
+    mongo = _mongo_store(settings.mongodb_url.get_secret_value()) if settings.mongodb_url else None
+    supabase = (
+        _supabase_store(settings.supabase_url, settings.supabase_key.get_secret_value())
+        if settings.supabase_url and settings.supabase_key
+        else None
+    )
+    if mongo and supabase:
+        return MirroredRunStore(mongo, [supabase])
+    if mongo or supabase:
+        return mongo or supabase  # type: ignore[return-value]
+    raise ConfigurationError("missing required setting(s): MONGODB_URL and/or SUPABASE_URL + SUPABASE_KEY")
 
 
 def notifier(settings: Settings) -> Notifier:

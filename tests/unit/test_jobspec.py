@@ -77,3 +77,40 @@ def test_wrong_gpu_machine_pair_is_refused_before_any_call():
 def test_cost_is_run_time_times_hourly_price():
     assert estimated_cost_usd("NVIDIA_TESLA_A100", 2, 1800) == 3.0
     assert estimated_cost_usd("NVIDIA_A100_80GB", 1, 1800) is None
+
+
+def test_only_flex_start_jobs_carry_a_max_wait():
+    as_json = json.loads(
+        aiplatform_v1.CustomJob.to_json(build_custom_job(plan(strategy="SPOT")), use_integers_for_enums=False)
+    )
+    assert as_json["jobSpec"]["scheduling"]["strategy"] == "SPOT"
+    assert "maxWaitDuration" not in as_json["jobSpec"]["scheduling"]
+
+
+def test_secrets_reach_the_job_as_secret_manager_names_only():
+    ref = "projects/p/secrets/mongodb-url/versions/latest"
+    env = build_custom_job(plan(secret_env={"MONGODB_URL_SECRET": ref})).job_spec.worker_pool_specs[0]
+    pairs = {e.name: e.value for e in env.python_package_spec.env}
+    assert pairs == {"FLEXRUN_MODE": "demo", "MONGODB_URL_SECRET": ref}
+
+
+@pytest.mark.parametrize(
+    "changes", [{"timeout_seconds": 7 * 24 * 3600 + 1}, {"max_wait_seconds": -1}, {"gpu_count": 17}]
+)
+def test_values_outside_vertex_limits_are_refused_before_the_call(changes):
+    with pytest.raises(InvalidRunRequest):
+        build_custom_job(plan(**changes))
+
+
+def test_gpu_count_must_match_the_machine():
+    check_gpu_machine("NVIDIA_L4", "g2-standard-24", 2)
+    with pytest.raises(InvalidRunRequest, match="carries 2"):
+        check_gpu_machine("NVIDIA_L4", "g2-standard-24", 1)
+
+
+def test_every_catalog_gpu_is_an_aiplatform_accelerator_with_a_prebuilt_image():
+    from shared.catalog import executor_image, load_catalog
+
+    for gpu in load_catalog()["gpus"]:
+        assert gpu in aiplatform_v1.AcceleratorType.__members__
+        assert executor_image(gpu, "europe-west4").startswith("europe-docker.pkg.dev/vertex-ai/training/tf-gpu.")

@@ -31,3 +31,10 @@ def test_secret_fields_are_redacted_but_keys_named_like_ids_are_not(capsys):
     (line,) = lines(capsys)
     assert "sk-live-123" not in json.dumps(line) and "hooks/x" not in json.dumps(line)
     assert line["run_key"] == "r1"
+
+
+def test_a_binding_outside_any_event_does_not_label_later_lines(capsys):
+    logs.bind(run_key="stray")
+    logs.info("later")
+    (line,) = lines(capsys)
+    assert "run_key" not in line

@@ -77,3 +77,29 @@ def test_label_values_stay_within_vertex_rules_and_unique():
     long_a, long_b = label_value("A" * 80 + "1"), label_value("A" * 80 + "2")
     assert len(long_a) <= 63 and long_a != long_b
     assert label_value("0.1.0+local") == "0-1-0-local"
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"max_wait": "30"}, "max_wait"),  # strict: a string is not a number of seconds
+        ({"timeout": True}, "timeout"),
+        ({"gpu": {"type": "NVIDIA_IMAGINARY"}}, "gpu.type"),
+        ({"gpu": "L4"}, "gpu"),
+        ({"args": "--epochs 3"}, "args"),
+        ({"machine_type": "G2 standard"}, "machine_type"),
+        ({"fallback": ["L4:SOMETIMES"]}, "fallback"),
+    ],
+)
+def test_wrong_types_and_unknown_gpus_are_refused_with_the_field_named(payload, field):
+    with pytest.raises(InvalidRunRequest) as caught:
+        parse_run_request(message(payload))
+    assert f"{field}:" in str(caught.value)
+
+
+def test_gpu_short_names_become_accelerator_names():
+    assert parse_run_request(message({"gpu": {"type": "H200", "count": 8}})).gpu.type == "NVIDIA_H200_141GB"
+
+
+def test_a_week_is_the_longest_timeout():
+    assert parse_run_request(message({"timeout": 7 * 24 * 3600})).timeout == 604800

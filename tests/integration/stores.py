@@ -1,0 +1,31 @@
+"""The run stores of the local cloud, built as the functions build them (through shared.wiring)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local.cloud import LocalCloud
+from shared import wiring
+from shared.settings import Settings
+from shared.store import RunStore
+
+STORE_KINDS = ("mongodb", "supabase", "both")
+
+
+def settings_for(cloud: LocalCloud, kind: str = "both", **overrides: Any) -> Settings:
+    """Settings a function of `cloud` would read, with only the stores of `kind` configured."""
+    env = {key.lower(): value for key, value in cloud.env.items() if key.startswith(("GCP_", "VERTEX_"))}
+    if kind in ("mongodb", "both"):
+        env["mongodb_url"] = cloud.env["MONGODB_URL"]
+    if kind in ("supabase", "both"):
+        if "SUPABASE_URL" not in cloud.env:
+            pytest.skip("no PostgreSQL server on this machine: the local Supabase is not running")
+        env["supabase_url"], env["supabase_key"] = cloud.env["SUPABASE_URL"], cloud.env["SUPABASE_KEY"]
+    env.update(overrides)
+    return Settings(**env)
+
+
+def store_for(cloud: LocalCloud, kind: str) -> RunStore:
+    return wiring.run_store(settings_for(cloud, kind))

@@ -1,0 +1,55 @@
+"""The Slack message of a finished run: outcome, hardware, wait, run time, cost, model vs naive, links, hint."""
+
+from __future__ import annotations
+
+import json
+
+from shared.run_messages import console_url, run_finished
+
+RECORD = {
+    "run_key": "nightly-20261127",
+    "attempt": 2,
+    "state": "succeeded",
+    "package_version": "0.1.0",
+    "gpu_type": "NVIDIA_L4",
+    "gpu_count": 1,
+    "machine_type": "g2-standard-4",
+    "region": "us-east4",
+    "strategy": "FLEX_START",
+    "step_label": "L4@us-east4:FLEX_START",
+    "job_id": "42",
+    "job_name": "projects/acme/locations/us-east4/customJobs/42",
+    "wait_seconds": 754.0,
+    "run_seconds": 3725.0,
+    "estimated_cost_usd": 0.73,
+    "total_cost_usd": 0.91,
+    "metrics_summary": {
+        "model": {"rmse": 22.25, "mape": 0.485, "directional_accuracy": 0.56},
+        "naive_last_value": {"rmse": 22.77, "mape": 0.49, "directional_accuracy": 0.475},
+    },
+    "plot_uri": "gs://staging/runs/nightly-20261127/attempt-2/model/forecast.png",
+}
+
+
+def test_a_success_says_what_ran_how_long_it_waited_and_cost_and_how_good_the_model_is():
+    message = run_finished(RECORD)
+    blocks = json.dumps(message.blocks)
+    assert "`nightly-20261127` succeeded" in message.text and "(attempt 2)" in message.text
+    assert "RMSE 22.25 (naive 22.77)" in message.text
+    for shown in ("12m34s", "1h02m05s", "$0.73 (run total $0.91)", "fallback step L4@us-east4:FLEX_START"):
+        assert shown in blocks
+    assert console_url(RECORD["job_name"]) in blocks and "forecast.png" in blocks
+
+
+def test_a_failure_says_why_and_what_to_do():
+    error = {"code": 3, "message": "exited with a non-zero status of 127"}
+    failed = {**RECORD, "state": "failed", "metrics_summary": None, "failure_class": "python_not_found"}
+    failed.update(error=error, hint="check PATH")
+    message = run_finished(failed)
+    assert "status of 127" in message.text
+    assert "*What to do:* check PATH" in json.dumps(message.blocks) and "python_not_found" in json.dumps(message.blocks)
+
+
+def test_a_job_name_that_is_not_a_custom_job_gets_no_console_link():
+    assert console_url("projects/p/locations/l/hyperparameterTuningJobs/1") is None
+    assert console_url(None) is None
