@@ -7,6 +7,7 @@ import sys
 import click
 
 from cli.package import package
+from cli.run import jobs, run, schedule
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -15,6 +16,9 @@ def main() -> None:
 
 
 main.add_command(package)
+main.add_command(run)
+main.add_command(schedule)
+main.add_command(jobs)
 
 _PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 

@@ -1,6 +1,6 @@
 """flexrun's deploy CLI.
 
-python -m deploy plan --project my-project [--region R] [--bucket B] [--schedule "0 2 * * *"] [--set _KEY=VALUE]
+python -m deploy plan --project my-project [--region R] [--bucket B] [--schedule "0 1 * * *"] [--set _KEY=VALUE]
 python -m deploy bundle --out build/functions
 """
 

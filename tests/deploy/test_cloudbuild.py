@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from cli.schedule import load_schedule
 from deploy import cloudbuild
 from local.topology import FUNCTIONS, JOB_EVENTS_TOPIC, RUN_REQUESTS_TOPIC, STORAGE_FINALIZED
 from shared.settings import Settings
@@ -91,7 +92,7 @@ def test_the_nightly_schedule_publishes_a_run_message_keyed_by_its_schedule_attr
     for invocation, attribute_flag in ((create[0], "--attributes"), (update[0], "--update-attributes")):
         flags = invocation.flags()
         assert flags["--topic"] == RUN_REQUESTS_TOPIC
-        assert flags["--schedule"] == "0 2 * * *"
+        assert flags["--schedule"] == load_schedule().cron
         assert _pairs(flags[attribute_flag]) == {"schedule": "nightly"}
         assert flags["--message-body"].startswith("{")
 

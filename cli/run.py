@@ -1,0 +1,191 @@
+"""`flexrun run`, `flexrun schedule tick`, `flexrun jobs list|cancel`: start runs and watch them.
+
+A run starts the way production starts one: a message on the run-requests topic, published with the
+real Pub/Sub client (PUBSUB_EMULATOR_HOST, set by the local cloud's env file, selects the emulator).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+import uuid
+from typing import Any
+
+import click
+
+from cli.schedule import load_schedule
+from cli.target import DEFAULT_ENV_FILE, Target, load_target
+
+RUN_REQUESTS_TOPIC = "run-requests"
+TERMINAL = {"succeeded", "failed", "cancelled", "expired"}
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
+
+
+def parse_duration(text: str) -> int:
+    """'2h', '90m', '1h30m', '45s' or plain seconds → seconds."""
+    match = _DURATION.match(text.strip())
+    if not text.strip() or not match or not any(match.groups()):
+        raise click.BadParameter(f"{text!r} is not a duration like 2h, 30m, 1h30m or 600")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def _target(ctx: click.Context) -> Target:
+    return load_target(os.environ.get("FLEXRUN_ENV_FILE", DEFAULT_ENV_FILE))
+
+
+def publish(target: Target, body: bytes, **attributes: str) -> str:
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    topic = publisher.topic_path(target.settings.gcp_project_id, RUN_REQUESTS_TOPIC)
+    return str(publisher.publish(topic, body, **attributes).result(timeout=60))
+
+
+def follow(target: Target, run_key: str, timeout: float) -> dict[str, Any]:
+    """Poll the run store until the run's last attempt is terminal and announced; one status line."""
+    from shared import wiring
+    from shared.run_messages import duration
+
+    store = wiring.run_store(target.settings)
+    attempt, shown, deadline = 1, "", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = store.get(run_key, attempt)
+        if record and record.get("next_attempt"):
+            attempt = int(record["next_attempt"])
+            continue
+        if record:
+            state = record.get("state", "?")
+            waited = record.get("wait_seconds")
+            line = f"attempt {attempt} · {record.get('gpu_type', '?')} · {state}"
+            if waited is not None:
+                line += f" (waited {duration(waited)})"
+            if line != shown:
+                click.echo(f"\r{line:<72}", nl=False, err=True)
+                shown = line
+            if state in TERMINAL and record.get("notified_state") == state:
+                click.echo("", err=True)
+                return record
+        time.sleep(1.0)
+    raise click.ClickException(f"run {run_key} did not finish within {timeout:.0f} s (it goes on in the cloud)")
+
+
+@click.command()
+@click.option("--gpu", help="GPU type, e.g. NVIDIA_L4 or L4 (default: the settings').")
+@click.option("--count", type=int, default=None, help="GPUs per replica.")
+@click.option("--machine-type", help="e.g. g2-standard-8 (must carry the GPU).")
+@click.option("--region", help="Vertex AI region.")
+@click.option("--max-wait", help="How long DWS may queue the job: 2h, 30m, 0 = no limit.")
+@click.option("--timeout", "timeout_", help="How long the job may run: 1h, 90m (at most 7 days).")
+@click.option("--version", "package_version", help="Package version (default: pinned, else newest validated).")
+@click.option("--run-key", help="Idempotency key (default: a new one).")
+@click.option("--reason", help="Why this run: shown in the record and Slack.")
+@click.option("--arg", "args", multiple=True, help="A trainer argument (repeat), e.g. --arg=--epochs --arg=5.")
+@click.option("--wait/--no-wait", default=False, help="Follow the run to its end with a live status line.")
+@click.option("--wait-timeout", type=float, default=3 * 3600, show_default=True, help="Seconds --wait waits.")
+@click.pass_context
+def run(ctx: click.Context, gpu: str | None, count: int | None, machine_type: str | None, region: str | None,
+        max_wait: str | None, timeout_: str | None, package_version: str | None, run_key: str | None,
+        reason: str | None, args: tuple[str, ...], wait: bool, wait_timeout: float) -> None:  # fmt: skip
+    """Start a training run now: publishes one run message to run-requests."""
+    import getpass
+
+    target = _target(ctx)
+    message: dict[str, Any] = {"run_key": run_key or f"cli-{time.strftime('%Y%m%dt%H%M%S')}-{uuid.uuid4().hex[:6]}",
+                               "requested_by": getpass.getuser()}  # fmt: skip
+    if gpu or count:
+        message["gpu"] = {k: v for k, v in (("type", gpu or target.settings.vertex_ai_gpu_type), ("count", count)) if v}
+    optional = {"machine_type": machine_type, "region": region, "package_version": package_version, "reason": reason}
+    message.update({k: v for k, v in optional.items() if v})
+    if max_wait is not None:
+        message["max_wait"] = parse_duration(max_wait)
+    if timeout_ is not None:
+        message["timeout"] = parse_duration(timeout_)
+    if args:
+        message["args"] = list(args)
+    message_id = publish(target, json.dumps(message).encode())
+    click.echo(f"published run {message['run_key']} (message {message_id}) to {target.description}", err=True)
+    if wait:
+        record = follow(target, message["run_key"], wait_timeout)
+        click.echo(
+            json.dumps(
+                {
+                    k: record.get(k)
+                    for k in (
+                        "run_key",
+                        "attempt",
+                        "state",
+                        "job_name",
+                        "wait_seconds",
+                        "run_seconds",
+                        "estimated_cost_usd",
+                    )
+                },
+                default=str,
+            )
+        )
+        sys.exit(0 if record.get("state") == "succeeded" else 1)
+    click.echo(message["run_key"])
+
+
+@click.group()
+def schedule() -> None:
+    """The nightly schedule (deploy/schedule.json)."""
+
+
+@schedule.command()
+@click.pass_context
+def tick(ctx: click.Context) -> None:
+    """Publish the scheduled run message now, exactly as Cloud Scheduler does."""
+    plan = load_schedule()
+    message_id = publish(_target(ctx), plan.body, schedule=plan.name)
+    click.echo(f"published the {plan.name!r} run message (message {message_id}); cron {plan.cron} {plan.time_zone}")
+
+
+@click.group()
+def jobs() -> None:
+    """The Vertex AI jobs flexrun submitted."""
+
+
+def _job_client(target: Target) -> Any:
+    from shared import wiring
+
+    return wiring.jobs_for_region(target.settings)(target.settings.gcp_region)
+
+
+@jobs.command("list")
+@click.option("--limit", default=20, show_default=True)
+@click.pass_context
+def list_jobs(ctx: click.Context, limit: int) -> None:
+    """flexrun's jobs in the default region, newest first."""
+    target = _target(ctx)
+    found = _job_client(target).list_custom_jobs(
+        request={"parent": target.settings.vertex_parent, "filter": 'labels.flexrun="run"'}
+    )
+    rows = sorted(found, key=lambda j: j.create_time, reverse=True)[:limit]
+    for job in rows:
+        labels = job.labels
+        click.echo(f"{job.name.rsplit('/', 1)[-1]:<22} {labels.get('run_key', '-'):<36} attempt "
+                   f"{labels.get('attempt', '?'):<3} {job.state.name.removeprefix('JOB_STATE_'):<12} "
+                   f"{job.create_time:%Y-%m-%d %H:%M}")  # fmt: skip
+
+
+@jobs.command("cancel")
+@click.argument("run_key")
+@click.pass_context
+def cancel_job(ctx: click.Context, run_key: str) -> None:
+    """Cancel every unfinished job of RUN_KEY (all attempts)."""
+    target = _target(ctx)
+    client = _job_client(target)
+    found = client.list_custom_jobs(
+        request={"parent": target.settings.vertex_parent, "filter": f'labels.run_key="{run_key}"'}
+    )
+    open_jobs = [j for j in found if j.state.name in ("JOB_STATE_QUEUED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING")]
+    if not open_jobs:
+        raise click.ClickException(f"no unfinished job carries run_key {run_key}")
+    for job in open_jobs:
+        client.cancel_custom_job(name=job.name)
+        click.echo(f"cancel requested: {job.name}")

@@ -1,0 +1,51 @@
+"""The nightly schedule is data, and the deploy creates the Cloud Scheduler job from that same data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cli.run import parse_duration
+from cli.schedule import load_schedule
+from shared.events import PubsubMessage
+from shared.run_request import default_run_key, parse_run_request
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_cloudbuild_schedules_exactly_what_the_schedule_file_says():
+    substitutions = yaml.safe_load((REPO / "cloudbuild.yaml").read_text())["substitutions"]
+    plan = load_schedule()
+    assert substitutions["_SCHEDULE"] == plan.cron
+    assert substitutions["_TIME_ZONE"] == plan.time_zone
+    assert substitutions["_SCHEDULE_NAME"] == plan.name
+    assert json.loads(substitutions["_RUN_MESSAGE"]) == plan.message
+
+
+def test_the_scheduled_message_is_a_valid_run_request_keyed_by_schedule_and_minute():
+    from datetime import datetime, timezone
+
+    plan = load_schedule()
+    message = PubsubMessage(
+        plan.body, {"schedule": plan.name}, "1", datetime(2026, 11, 27, 16, 0, 3, tzinfo=timezone.utc)
+    )
+    parse_run_request(message)
+    assert default_run_key(message) == f"{plan.name}-20261127t1600"
+
+
+@pytest.mark.parametrize(
+    "text, seconds", [("2h", 7200), ("30m", 1800), ("1h30m", 5400), ("45s", 45), ("600", 600), ("0", 0), ("1d", 86400)]
+)
+def test_durations_read_as_people_write_them(text: str, seconds: int):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "2x", "h"])
+def test_unreadable_durations_are_refused(text: str):
+    import click
+
+    with pytest.raises(click.BadParameter):
+        parse_duration(text)
