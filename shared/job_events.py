@@ -30,7 +30,9 @@ def parse_job_log_entry(message: PubsubMessage) -> JobWakeUp | None:
     if not isinstance(entry, dict):
         raise InvalidEvent("log entry must be a JSON object")
     resource = entry.get("resource") or {}
-    labels = resource.get("labels") or {} if isinstance(resource, dict) else {}
+    if not isinstance(resource, dict):
+        raise InvalidEvent("log entry resource must be an object")
+    labels = resource.get("labels") or {}
     if not isinstance(labels, dict):
         raise InvalidEvent("log entry resource.labels must be an object")
     text = entry.get("textPayload")

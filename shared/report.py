@@ -196,8 +196,12 @@ def _announce_once(store: RunStore, run_key: str, attempt: int, notifier: Notifi
     if current is None:
         return False
     terminal = RunState(current["state"])
-    if current.get("notified_state") == terminal.value or not store.claim_notification(run_key, attempt, terminal):
+    if current.get("notified_state") == terminal.value:
         return False
+    if not store.claim_notification(run_key, attempt, terminal, lease_seconds=30):  # Slack times out at 10 s
+        # Another delivery holds the lease: it is posting now, or it died mid-post. Acknowledging here
+        # would lose the message in the second case; retrying finds it sent, or takes the expired lease.
+        raise TransientError(f"the {terminal.value} announcement of {run_key} is held by another delivery")
     try:
         notifier.send(run_finished(current))
     except Exception:

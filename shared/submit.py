@@ -167,20 +167,17 @@ def submit_attempt(
             "duplicate", plan.run_key, "", plan.attempt
         )
 
-    parent = f"projects/{settings.gcp_project_id}/locations/{plan.region}"
-    jobs = jobs_for_region(plan.region)
-    job = _find_job(jobs, parent, plan.run_key, plan.attempt)
-    action = "adopted"
-    if job is None:
-        try:
-            job = jobs.create_custom_job(parent=parent, custom_job=build_custom_job(plan))
-        except Exception as exc:
-            return _refused(exc, plan, record, settings=settings, jobs_for_region=jobs_for_region, store=store)
-        action = "created"
-    job_id = job.name.rsplit("/", 1)[-1]
-    store.attach_job(
-        plan.run_key, plan.attempt, {"job_name": job.name, "job_id": job_id, "created_at": job.create_time or None}
-    )
+    if record.get("claim_released_at"):
+        store.update_fields(plan.run_key, plan.attempt, {"claim_released_at": None})  # this delivery holds it now
+    try:
+        job, action = _create_or_adopt(plan, record, settings=settings, jobs_for_region=jobs_for_region, store=store)
+    except PermanentError:
+        raise
+    except Exception:
+        _release_claim(store, plan)
+        raise
+    if isinstance(job, SubmitOutcome):  # refused for capacity: the fallback decided what happens
+        return job
     store.advance(plan.run_key, plan.attempt, RunState.QUEUED, {})
     logs.notice(
         f"job {action}",
@@ -191,6 +188,41 @@ def submit_attempt(
         claimed_now=created,
     )
     return SubmitOutcome(action, plan.run_key, job.name, plan.attempt)
+
+
+def _create_or_adopt(
+    plan: RunPlan, record: dict[str, Any], *, settings: Settings, jobs_for_region: Any, store: RunStore
+) -> tuple[Any, str]:
+    """Create the attempt's job (or adopt one a crashed delivery created) and record it."""
+    parent = f"projects/{settings.gcp_project_id}/locations/{plan.region}"
+    jobs = jobs_for_region(plan.region)
+    job = _find_job(jobs, parent, plan.run_key, plan.attempt)
+    action = "adopted"
+    if job is None:
+        try:
+            job = jobs.create_custom_job(parent=parent, custom_job=build_custom_job(plan))
+        except Exception as exc:
+            refused = _refused(exc, plan, record, settings=settings, jobs_for_region=jobs_for_region, store=store)
+            return refused, "refused"
+        action = "created"
+    job_id = job.name.rsplit("/", 1)[-1]
+    store.attach_job(
+        plan.run_key, plan.attempt, {"job_name": job.name, "job_id": job_id, "created_at": job.create_time or None}
+    )
+    return job, action
+
+
+def _release_claim(store: RunStore, plan: RunPlan) -> None:
+    """A retryable failure after the claim: let this message's redelivery take over at once.
+
+    Without it the redelivery would find the claim, take it for another live delivery's, and wait
+    CLAIM_STALE_SECONDS before taking over. The run_key label check still finds a job created before
+    the failure, so taking over never duplicates one.
+    """
+    try:
+        store.update_fields(plan.run_key, plan.attempt, {"claim_released_at": datetime.now(timezone.utc)})
+    except Exception as exc:  # the store itself may be what failed: then the stale-claim rule applies
+        logs.warning("could not release the claim", attempt=plan.attempt, error=exc.__class__.__name__)
 
 
 def _await_claimant(store: RunStore, plan: RunPlan, record: dict[str, Any]) -> dict[str, Any]:
@@ -206,6 +238,9 @@ def _await_claimant(store: RunStore, plan: RunPlan, record: dict[str, Any]) -> d
         time.sleep(0.05)
         current = store.get(plan.run_key, plan.attempt) or record
         if current.get("job_name") or RunState(current["state"]).is_terminal():
+            return current
+        if current.get("claim_released_at"):
+            logs.info("claim released by a failed delivery; taking over", attempt=plan.attempt)
             return current
     claimed_at = record.get("requested_at")
     if (

@@ -110,3 +110,9 @@ def test_log_entry_without_job_id_is_invalid():
     entry = {"resource": {"type": "ml_job", "labels": {"task_name": "service"}}, "textPayload": "hello"}
     with pytest.raises(InvalidEvent):
         parse_job_log_entry(parse_pubsub_message(pubsub_event(json.dumps(entry).encode())))
+
+
+def test_log_entry_whose_resource_is_not_an_object_is_invalid_not_a_crash():
+    for entry in ({"resource": "x"}, {"resource": ["ml_job"]}, {"resource": {"type": "ml_job", "labels": "x"}}):
+        with pytest.raises(InvalidEvent):
+            parse_job_log_entry(parse_pubsub_message(pubsub_event(json.dumps(entry).encode())))
