@@ -41,10 +41,11 @@ def _measure(cloud) -> list[Measurement]:  # noqa: ANN001 — a LocalCloud
     from shared.events import PubsubMessage
     from shared.jobspec import build_custom_job
     from shared.manifest import Manifest, ManifestEntry
+    from shared.run_plan import make_plan, resolve_steps
     from shared.run_request import RunRequest
     from shared.settings import Settings
     from shared.store import MongoRunStore
-    from shared.submit import handle_run_request, make_plan, resolve_steps
+    from shared.submit import handle_run_request
 
     admin = urllib.request.Request(
         cloud.endpoints["vertex"] + "/_admin/capacity", data=json.dumps({"NVIDIA_H100_80GB": 0}).encode(), method="POST"

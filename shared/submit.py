@@ -14,12 +14,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from shared import fallback, logs
-from shared.catalog import default_machine, executor_image
-from shared.errors import NoDeployableVersion, PermanentError, TransientError
+from shared.errors import PermanentError, TransientError
 from shared.events import PubsubMessage
 from shared.jobspec import RunPlan, build_custom_job
-from shared.manifest import Manifest, ManifestEntry
-from shared.run_request import RunRequest, default_run_key, parse_run_request
+from shared.manifest import Manifest
+from shared.run_plan import attempt_fields, make_plan, resolve_package, resolve_steps
+from shared.run_request import default_run_key, parse_run_request
 from shared.runs import RunState
 from shared.settings import Settings
 from shared.store import RunStore
@@ -35,108 +35,6 @@ class SubmitOutcome:
     run_key: str
     job_name: str
     attempt: int = 1
-
-
-def _resolve_package(request: RunRequest, manifest: Manifest) -> ManifestEntry:
-    if request.package_version:
-        entry = manifest.validated(request.package_version)
-        if entry is None:
-            raise NoDeployableVersion(f"version {request.package_version} is not a validated package version")
-        return entry
-    entry = manifest.deployable()
-    if entry is None:
-        raise NoDeployableVersion("no validated package version yet: upload one first")
-    return entry
-
-
-def resolve_steps(request: RunRequest, settings: Settings) -> list[fallback.Resolved]:
-    """Every attempt's step: the chain (message's, else configured) with the message's overrides on step 1."""
-    steps = (
-        fallback.parse_chain(request.fallback)
-        if request.fallback is not None
-        else fallback.configured_chain(settings.flexrun_fallback_chain)
-    )
-    defaults = fallback.Resolved(
-        gpu_type=settings.vertex_ai_gpu_type,
-        gpu_count=settings.vertex_ai_gpu_count,
-        machine_type=settings.vertex_ai_machine_type,
-        region=settings.gcp_region,
-        strategy="FLEX_START",
-        max_wait=settings.vertex_ai_max_wait_duration,
-    )
-    first = steps[0].over(defaults) if steps else defaults
-    gpu = request.gpu
-    first = fallback.Step(
-        gpu_type=gpu.type if gpu else None,
-        gpu_count=gpu.count if gpu else None,
-        machine_type=request.machine_type
-        or (default_machine(gpu.type, gpu.count) if gpu and gpu.type != first.gpu_type else None),
-        region=request.region,
-        max_wait=request.max_wait,
-    ).over(first)
-    return fallback.resolve_chain(first, steps, settings.flexrun_fallback_order)
-
-
-def trainer_secret_refs(settings: Settings) -> dict[str, str]:
-    """FLEXRUN_TRAINER_SECRETS `MONGODB_URL=mongodb-url[:VERSION]` → {"MONGODB_URL_SECRET": version name}."""
-    refs = {}
-    for item in filter(None, (part.strip() for part in settings.flexrun_trainer_secrets.split(","))):
-        name, _, secret = item.partition("=")
-        if secret.startswith("projects/"):
-            refs[f"{name}_SECRET"] = secret
-            continue
-        secret_id, _, version = secret.partition(":")
-        refs[f"{name}_SECRET"] = (
-            f"projects/{settings.gcp_project_id}/secrets/{secret_id}/versions/{version or 'latest'}"
-        )
-    return refs
-
-
-def make_plan(run: dict[str, Any], step: fallback.Resolved, attempt: int, settings: Settings) -> RunPlan:
-    """One attempt's plan from the run's fixed part (`run`, as recorded) and the attempt's step."""
-    run_key = run["run_key"]
-    image_pinned = "vertex_ai_executor_image" in settings.model_fields_set
-    return RunPlan(
-        run_key=run_key,
-        attempt=attempt,
-        display_name=f"{settings.vertex_ai_job_name}-{run_key}-a{attempt}"[:128],
-        package_uri=run["package_uri"],
-        package_version=run["package_version"],
-        package_sha256=run["package_sha256"],
-        python_module=settings.flexrun_trainer_module,
-        executor_image=settings.vertex_ai_executor_image
-        if image_pinned
-        else executor_image(step.gpu_type, step.region),
-        gpu_type=step.gpu_type,
-        gpu_count=step.gpu_count,
-        machine_type=step.machine_type,
-        region=step.region,
-        max_wait_seconds=step.max_wait,
-        timeout_seconds=run["timeout_seconds"],
-        output_uri=f"gs://{settings.staging_bucket}/{settings.flexrun_output_prefix}{run_key}/attempt-{attempt}/",
-        service_account=settings.vertex_ai_service_account,
-        correlation_id=run["correlation_id"],
-        args=tuple(run.get("args") or ()),
-        env=dict(run.get("env") or {}),
-        strategy=step.strategy,
-        secret_env=trainer_secret_refs(settings),
-    )
-
-
-def _attempt_fields(plan: RunPlan, run: dict[str, Any], chain: list[dict[str, Any]], step_label: str) -> dict[str, Any]:
-    return {
-        **run,
-        "chain": chain,
-        "step_label": step_label,
-        "gpu_type": plan.gpu_type,
-        "gpu_count": plan.gpu_count,
-        "machine_type": plan.machine_type,
-        "region": plan.region,
-        "strategy": plan.strategy,
-        "max_wait_seconds": plan.max_wait_seconds,
-        "output_uri": plan.output_uri,
-        "executor_image": plan.executor_image,
-    }
 
 
 def _find_job(jobs: Any, parent: str, run_key: str, attempt: int) -> Any | None:
@@ -295,7 +193,7 @@ def continue_run(
     logs.notice("capacity fallback", run_key=run_key, attempt=attempt, reason=reason, step=step.label)
     run = {key: record.get(key) for key in _RUN_KEYS}
     plan = make_plan(run, step, attempt, settings)
-    fields = _attempt_fields(plan, run, record["chain"], step.label)
+    fields = attempt_fields(plan, run, record["chain"], step.label)
     fields.update(previous_attempt=attempt - 1, fallback_reason=reason)
     try:
         return submit_attempt(plan, fields, settings=settings, jobs_for_region=jobs_for_region, store=store)
@@ -327,7 +225,7 @@ def handle_run_request(
 ) -> SubmitOutcome:
     request = parse_run_request(message)
     run_key = request.run_key or default_run_key(message)
-    package = _resolve_package(request, manifest)
+    package = resolve_package(request, manifest)
     steps = resolve_steps(request, settings)
     run = {
         "run_key": run_key,
@@ -345,5 +243,5 @@ def handle_run_request(
     }
     logs.bind(run_key=run_key, correlation_id=run["correlation_id"])
     plan = make_plan(run, steps[0], 1, settings)
-    fields = _attempt_fields(plan, run, [s.as_dict() for s in steps], steps[0].label)
+    fields = attempt_fields(plan, run, [s.as_dict() for s in steps], steps[0].label)
     return submit_attempt(plan, fields, settings=settings, jobs_for_region=jobs_for_region, store=store)
