@@ -6,6 +6,7 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from shared import wiring
+from shared.lazy import Lazy
 from shared.report import handle_job_event
 from shared.settings import get_settings
 
@@ -17,9 +18,9 @@ def on_job_state_changed(event: CloudEvent) -> None:
         event,
         settings=settings,
         jobs_for_region=wiring.jobs_for_region(settings),
-        store=wiring.run_store(settings),
-        storage=wiring.storage(settings),
-        notifier=wiring.notifier(settings),
+        store=Lazy(lambda: wiring.run_store(settings)),
+        storage=Lazy(lambda: wiring.storage(settings)),
+        notifier=Lazy(lambda: wiring.notifier(settings)),
     )
 
 

@@ -51,3 +51,22 @@ def test_an_event_of_the_wrong_type_is_acknowledged_with_one_clear_line(validate
 
 def test_a_request_without_cloudevent_attributes_is_refused(validate_client):
     assert validate_client.post("/", json={"bucket": "x"}).status_code == 400
+
+
+def test_lazy_client_is_built_once_and_only_when_used():
+    from shared.lazy import Lazy
+
+    built: list[int] = []
+
+    class Client:
+        def ping(self) -> str:
+            return "pong"
+
+    def factory() -> Client:
+        built.append(1)
+        return Client()
+
+    lazy = Lazy(factory)
+    assert built == []
+    assert (lazy.ping(), lazy.ping()) == ("pong", "pong")
+    assert built == [1]
