@@ -15,8 +15,15 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 demo: install
 	$(PY) -m local demo
 
-test: install test-trainer
-	$(PY) -m pytest
+# The trainer's tests (TensorFlow, CPU-bound) run beside the main suite (mostly waiting on local
+# services), so the two overlap on a 2-core machine; both must pass.
+test: install $(TRAINER_VENV)/.installed
+	@mkdir -p .cache; $(TRAINER_VENV)/bin/python -m pytest trainer/tests -q -p no:cacheprovider \
+	  > .cache/trainer-tests.log 2>&1 & trainer=$$!; \
+	$(PY) -m pytest; main=$$?; \
+	wait $$trainer; trained=$$?; \
+	echo "== trainer/tests"; cat .cache/trainer-tests.log; \
+	test $$main -eq 0 && test $$trained -eq 0
 
 test-trainer: $(VENV)/.installed $(TRAINER_VENV)/.installed
 	$(TRAINER_VENV)/bin/python -m pytest trainer/tests -q

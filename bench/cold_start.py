@@ -8,6 +8,7 @@ after the handler's process has imported every SDK the bundle can import lazily.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from cloudevents.conversion import to_binary
 from bench.measurement import Measurement, best_of, child_peak_rss_mib
 from deploy.bundle import build_bundles, third_party_imports
 from deploy.smoke_events import EVENTS
+from local.mongo import start_mongo
 
 REPEAT = 3
 FRAMEWORK = Path(sys.executable).with_name("functions-framework")
@@ -37,13 +39,17 @@ def hello(event):
 
 def run() -> list[Measurement]:
     rows: list[Measurement] = []
-    with tempfile.TemporaryDirectory(prefix="flexrun-cold-start-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="flexrun-cold-start-") as scratch, contextlib.ExitStack() as stack:
         root = Path(scratch)
         hello = root / "hello"
         hello.mkdir()
         (hello / "main.py").write_text(HELLO)
         (hello / "requirements.txt").write_text("functions-framework\n")
-        env = _environment(root)
+        # A live MongoDB-protocol server: submit-run records the rejected smoke event, and against an
+        # unreachable URL that would measure pymongo's 5 s server-selection wait, not a cold start.
+        mongo, mongo_url = start_mongo(root, in_memory=True)
+        stack.callback(mongo.stop)
+        env = _environment(root, mongo_url)
         any_event = next(iter(EVENTS.values()))[0]
         hello_seconds = best_of(REPEAT, lambda: _cold_start(hello, "hello", any_event, env)[0])
         hello_rss = _cold_start(hello, "hello", any_event, env)[1]
@@ -77,7 +83,7 @@ def run() -> list[Measurement]:
     return rows
 
 
-def _environment(root: Path) -> dict[str, str]:
+def _environment(root: Path, mongo_url: str) -> dict[str, str]:
     adc = root / "adc.json"
     adc.write_text(
         json.dumps({"type": "authorized_user", "client_id": "x", "client_secret": "y", "refresh_token": "z"})
@@ -88,7 +94,7 @@ def _environment(root: Path) -> dict[str, str]:
         "GCP_PROJECT_ID": "bench-project",
         "GCP_BUCKET_NAME": "test-packages-bucket",
         "GOOGLE_APPLICATION_CREDENTIALS": str(adc),
-        "MONGODB_URL": "mongodb://127.0.0.1:9/flexrun",
+        "MONGODB_URL": mongo_url,
     }
 
 

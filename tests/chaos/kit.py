@@ -13,6 +13,7 @@ import tarfile
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +95,8 @@ def run_request(run_key: str, **extra: Any) -> dict[str, Any]:
 
 
 def jobs_for(cloud: LocalCloud, run_key: str) -> list[Any]:
+    from google.api_core.exceptions import ServiceUnavailable, TooManyRequests
+    from google.api_core.retry import Retry, if_exception_type
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import aiplatform_v1
 
@@ -103,7 +106,10 @@ def jobs_for(cloud: LocalCloud, run_key: str) -> list[Any]:
         client_options={"api_endpoint": cloud.env["VERTEX_AI_API_ENDPOINT"]},
     )
     parent = f"projects/{topology.PROJECT_ID}/locations/{topology.REGION}"
-    return list(client.list_custom_jobs(request={"parent": parent, "filter": f'labels.run_key="{run_key}"'}))
+    # The test's own reads ride out the 429/503 faults armed on the local Vertex for the functions.
+    retry = Retry(predicate=if_exception_type(TooManyRequests, ServiceUnavailable), initial=0.2, timeout=30)
+    request = {"parent": parent, "filter": f'labels.run_key="{run_key}"'}
+    return list(client.list_custom_jobs(request=request, retry=retry))
 
 
 def slack_for(cloud: LocalCloud, run_key: str) -> list[dict[str, Any]]:
@@ -159,7 +165,10 @@ class Tap:
         spec = next(s for s in topology.FUNCTIONS if s.name == function)
         events: list[CloudEvent] = []
         while True:
-            response = self.subscriber.pull(subscription=self._path(function), max_messages=100, timeout=5)
+            # return_immediately: an empty subscription answers at once, not after the RPC timeout
+            response = self.subscriber.pull(
+                subscription=self._path(function), max_messages=100, return_immediately=True, timeout=10
+            )
             if not response.received_messages:
                 return events
             self.subscriber.acknowledge(
@@ -260,9 +269,11 @@ def job_id_of(event: CloudEvent) -> str | None:
         return None
 
 
-def crash_function(chaos: Chaos, function: str, timeout: float = 60) -> None:
-    """SIGKILL the function's whole process group (its instance dies mid-event), then wait until the
-    supervisor has served it again on the same port."""
+def crash_function(
+    chaos: Chaos, function: str, timeout: float = 60, after_kill: Callable[[], object] | None = None
+) -> None:
+    """SIGKILL the function's whole process group (its instance dies mid-event), run `after_kill`, then
+    wait until the supervisor has served it again on the same port."""
     import os
     import signal
 
@@ -272,6 +283,8 @@ def crash_function(chaos: Chaos, function: str, timeout: float = 60) -> None:
     pid, before = process.pid, chaos.cloud.supervisor.restarts.get(process.name, 0)
     assert pid is not None
     os.killpg(pid, signal.SIGKILL)
+    if after_kill is not None:
+        after_kill()
     serving = tcp_probe(int(chaos.url(function).rstrip("/").rsplit(":", 1)[1]))
 
     def restarted() -> bool | None:

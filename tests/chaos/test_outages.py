@@ -86,8 +86,7 @@ def test_slack_unreachable_then_failing_at_the_terminal_state_sends_one_message(
 
 
 def test_vertex_answering_503_then_429_to_job_reads_delays_the_record_and_loses_nothing(chaos: Chaos, deployed: dict):
-    # Faults start once the job exists: injected on the submit path they hit the claim bug described in
-    # the README's Guarantees section (a retried submit waits out a 120 s stale-claim window).
+    # Faults start once the job exists: this case is about the job-state function's reads.
     vertex = chaos.cloud.env["VERTEX_AI_API_ENDPOINT"]
     since = _mark(chaos, "job-state")
     chain.publish_run(chaos.cloud, kit.run_request("outage-vertex"))
@@ -111,3 +110,15 @@ def test_pubsub_emulator_restarted_while_a_job_waits_for_capacity_finishes_the_r
     finally:
         kit.admin(f"{vertex}/_admin/capacity", {"NVIDIA_L4": 8})
     _assert_completed_once(chaos, "outage-pubsub")
+
+
+def test_vertex_refusing_the_submit_is_retried_promptly_and_creates_one_job(chaos: Chaos, deployed: dict):
+    # A submit that fails after claiming its run releases the claim, so the redelivery (seconds later)
+    # takes over instead of waiting out the 120 s stale-claim window: the wait below is well under it.
+    vertex = chaos.cloud.env["VERTEX_AI_API_ENDPOINT"]
+    since = _mark(chaos, "submit-run")
+    kit.admin(f"{vertex}/_admin/faults", {"status": 503, "count": 3})
+    chain.publish_run(chaos.cloud, kit.run_request("outage-vertex-submit"))
+    kit.wait_for_record(chaos.cloud, "outage-vertex-submit", lambda r: r.get("job_id"), timeout=60)
+    _assert_completed_once(chaos, "outage-vertex-submit")
+    assert _retried(chaos, "submit-run", since)
