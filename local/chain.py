@@ -17,9 +17,11 @@ from typing import Any, TypeVar
 
 from local import topology
 from local.cloud import REPO_ROOT, LocalCloud
+from shared import clients
+from shared.settings import Settings
 from shared.store import MongoRunStore
 
-MANIFEST_OBJECT = "predict-package-version.json"
+MANIFEST_OBJECT = Settings.model_fields["flexrun_manifest_object"].default  # what the functions write
 TERMINAL_STATES = {"succeeded", "failed", "cancelled", "expired"}
 T = TypeVar("T")
 
@@ -93,10 +95,8 @@ def publish_run(cloud: LocalCloud, request: dict[str, Any], **attributes: str) -
 
 
 def runs_collection(cloud: LocalCloud) -> Any:
-    import pymongo
-
-    client: Any = pymongo.MongoClient(cloud.env["MONGODB_URL"], serverSelectionTimeoutMS=5000, tz_aware=True)
-    return client.get_default_database()["runs"]
+    # The functions' own cached client: tests call this inside polling loops.
+    return clients.mongo_database(cloud.env["MONGODB_URL"])["runs"]
 
 
 def wait_for_run(cloud: LocalCloud, run_key: str, timeout: float = 600) -> dict[str, Any]:
