@@ -10,14 +10,20 @@ TRAINER_VENV := .venv-trainer
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: demo test test-trainer unit bench up down clean install
+.PHONY: demo test lint test-trainer unit bench up down clean install
 
 demo: install
 	$(PY) -m local demo
 
 # The trainer's tests (TensorFlow, CPU-bound) run beside the main suite (mostly waiting on local
 # services), so the two overlap on a 2-core machine; both must pass.
-test: install $(TRAINER_VENV)/.installed
+# Lint and type checks first: they take seconds and fail before the suite's minutes.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared functions cli deploy local
+
+test: lint install $(TRAINER_VENV)/.installed
 	@mkdir -p .cache; $(TRAINER_VENV)/bin/python -m pytest trainer/tests -q -p no:cacheprovider \
 	  > .cache/trainer-tests.log 2>&1 & trainer=$$!; \
 	$(PY) -m pytest; main=$$?; \

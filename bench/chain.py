@@ -11,7 +11,7 @@ one event hop on this machine. The chain needs at least three (package-events, r
 job-events), so the ratio says how many bare hops' worth of time the chain's own work costs, a
 figure that carries across machines; the issue's absolute goal (≤ 3 s) is the second row.
 
-It includes the local Vertex's simulated provisioning (1 s, local/jobservice.py) and the start of
+It includes the local Vertex's simulated provisioning (1 s, local/services/jobservice.py) and the start of
 the job's process, which a real DWS job replaces with its own (much longer) queueing and boot.
 """
 
@@ -33,7 +33,7 @@ WARM_UP_VERSION, VERSIONS = "0.9.0", tuple(f"0.9.{i}" for i in range(1, RUNS + 1
 
 
 def run() -> list[Measurement]:
-    from local.cloud import LocalCloud
+    from local.services.cloud import LocalCloud
 
     with tempfile.TemporaryDirectory(prefix="flexrun-bench-chain-") as state_dir:
         with LocalCloud(state_dir) as cloud:
@@ -60,8 +60,8 @@ def _measure(cloud: Any, state_dir: Path) -> list[Measurement]:
 def _round_trip(cloud: Any) -> float:
     import uuid
 
-    from local import topology
-    from local.clients import subscriber_client
+    from deploy import topology
+    from local.services.clients import subscriber_client
 
     publisher, subscriber = cloud.publisher(), subscriber_client(cloud.env["PUBSUB_EMULATOR_HOST"])
     name = f"bench-hop-{uuid.uuid4().hex[:8]}"
@@ -86,7 +86,7 @@ def _round_trip(cloud: Any) -> float:
 
 
 def _chain(cloud: Any, state_dir: Path, version: str, run_key: str) -> dict[str, float]:
-    from local import chain
+    from local.demo import chain
     from tests.chaos.kit import run_request, tiny_package
 
     package = state_dir / f"flexrun_trainer-{version}.tar.gz"
@@ -114,6 +114,6 @@ def _chain(cloud: Any, state_dir: Path, version: str, run_key: str) -> dict[str,
 
 
 def _announced(cloud: Any, run_key: str) -> Any:
-    from local import chain
+    from local.demo import chain
 
     return lambda: chain.slack_messages_for(cloud, run_key) or None

@@ -24,7 +24,7 @@ from cloudevents.conversion import to_binary
 from bench.measurement import Measurement, best_of, child_peak_rss_mib
 from deploy.bundle import build_bundles, third_party_imports
 from deploy.smoke_events import EVENTS
-from local.mongo import start_mongo
+from local.services.mongo import start_mongo
 
 REPEAT = 3
 FRAMEWORK = Path(sys.executable).with_name("functions-framework")

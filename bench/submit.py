@@ -27,7 +27,7 @@ RAW_CREATES = 200
 
 
 def run() -> list[Measurement]:
-    from local.cloud import LocalCloud
+    from local.services.cloud import LocalCloud
 
     with tempfile.TemporaryDirectory(prefix="flexrun-bench-submit-") as state_dir:
         with LocalCloud(state_dir, services=("pubsub", "gcs", "mongo", "vertex")) as cloud:
@@ -37,15 +37,15 @@ def run() -> list[Measurement]:
 def _measure(cloud) -> list[Measurement]:  # noqa: ANN001 — a LocalCloud
     import pymongo
 
-    from shared import wiring
-    from shared.events import PubsubMessage
-    from shared.jobspec import build_custom_job
-    from shared.manifest import Manifest, ManifestEntry
-    from shared.run_plan import make_plan, resolve_steps
-    from shared.run_request import RunRequest
-    from shared.settings import Settings
-    from shared.store import MongoRunStore
-    from shared.submit import handle_run_request
+    from shared.cloud import wiring
+    from shared.config.settings import Settings
+    from shared.events.cloudevents import PubsubMessage
+    from shared.jobs.custom_job import build_custom_job
+    from shared.packages.manifest import Manifest, ManifestEntry
+    from shared.runs.plan import make_plan, resolve_steps
+    from shared.runs.request import RunRequest
+    from shared.runs.submit_run import handle_run_request
+    from shared.stores.base import MongoRunStore
 
     admin = urllib.request.Request(
         cloud.endpoints["vertex"] + "/_admin/capacity", data=json.dumps({"NVIDIA_H100_80GB": 0}).encode(), method="POST"

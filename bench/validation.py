@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from bench.measurement import Measurement, best_of, child_peak_rss_mib, timed
-from shared.package_check import PackageLimits, examine_package
+from shared.packages.safety import PackageLimits, examine_package
 from tests.sdists import GOOD_TASK, pkg_info
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +28,7 @@ LIMITS = PackageLimits(
 CHILD = (
     "import sys\n"
     "from bench.validation import LIMITS\n"
-    "from shared.package_check import examine_package\n"
+    "from shared.packages.safety import examine_package\n"
     "with open(sys.argv[1], 'rb') as f:\n"
     "    result = examine_package(f, entry_module='flexrun_trainer.task', limits=LIMITS, size=int(sys.argv[2]))\n"
     "sys.exit(1 if result.info is None else 0)\n"

@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 
 from cli.target import DEFAULT_ENV_FILE, Target, load_target
-from shared.manifest import Manifest, ManifestEntry, ManifestOperationRefused, VersionStatus
-from shared.promote import ALLOW_OLDER_KEY
+from shared.packages.manifest import Manifest, ManifestEntry, ManifestOperationRefused, VersionStatus
+from shared.packages.validate_package import ALLOW_OLDER_KEY
 
 RESUMABLE_THRESHOLD = 8 << 20  # above this, a resumable upload in chunks (resumes after a network blip)
 
@@ -66,7 +66,7 @@ def build(source: Path, outdir: Path, module: str) -> None:
 
 def _check_built(path: Path, module: str) -> None:
     from shared.errors import PackageRejected
-    from shared.package_check import inspect_package
+    from shared.packages.safety import inspect_package
 
     try:
         info = inspect_package(path.read_bytes(), entry_module=module)

@@ -12,6 +12,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -42,13 +43,16 @@ def publish(target: Target, body: bytes, **attributes: str) -> str:
 
     publisher = pubsub_v1.PublisherClient()
     topic = publisher.topic_path(target.settings.gcp_project_id, RUN_REQUESTS_TOPIC)
-    return str(publisher.publish(topic, body, **attributes).result(timeout=60))
+    # publish(topic, data, ordering_key, retry, timeout, **attrs): typed loosely so mypy does not bind
+    # the attributes to `retry`.
+    publish_to: Callable[..., Any] = publisher.publish
+    return str(publish_to(topic, body, **attributes).result(timeout=60))
 
 
 def follow(target: Target, run_key: str, timeout: float) -> dict[str, Any]:
     """Poll the run store until the run's last attempt is terminal and announced; one status line."""
-    from shared import wiring
-    from shared.run_messages import duration
+    from shared.cloud import wiring
+    from shared.notify.slack_text import duration
 
     store = wiring.run_store(target.settings)
     attempt, shown, deadline = 1, "", time.monotonic() + timeout
@@ -151,7 +155,7 @@ def jobs() -> None:
 
 
 def _job_client(target: Target) -> Any:
-    from shared import wiring
+    from shared.cloud import wiring
 
     return wiring.jobs_for_region(target.settings)(target.settings.gcp_region)
 

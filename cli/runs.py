@@ -16,14 +16,15 @@ import argparse
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, TextIO
 
-from shared import wiring
+from shared.cloud import wiring
+from shared.config.settings import load_settings
 from shared.errors import FlexrunError
-from shared.run_messages import console_url, duration
-from shared.settings import load_settings
-from shared.store import RunStore
+from shared.notify.slack_text import console_url, duration
+from shared.stores.base import RunStore
 
 LIST_COLUMNS = ("run", "version", "gpu", "state", "wait", "duration", "cost", "rmse (naive)")
 
@@ -40,7 +41,7 @@ def _cost(value: float | None) -> str:
     return "-" if value is None else f"${value:.2f}"
 
 
-def table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+def table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
     lines = [
         "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [header, *rows]
@@ -101,7 +102,9 @@ def runs_compare(store: RunStore, first: str, second: str) -> str:
         if not attempts:
             raise FlexrunError(f"no run {run_key}")
         runs.append(attempts[-1])
-    rows = [(key, _shown(runs[0].get(key, "-")), _shown(runs[1].get(key, "-"))) for key in COMPARED]
+    rows: list[tuple[str, ...]] = [
+        (key, _shown(runs[0].get(key, "-")), _shown(runs[1].get(key, "-"))) for key in COMPARED
+    ]
     for forecast in ("model", "naive_last_value", "moving_average"):
         for measure in ("rmse", "mape", "directional_accuracy"):
             values = [((run.get("metrics_summary") or {}).get(forecast) or {}).get(measure, "-") for run in runs]
@@ -154,7 +157,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
         elif args.action == "compare":
             text = runs_compare(store, args.first, args.second)
         else:
-            from shared.reconcile import reconcile_open_runs
+            from shared.runs.reconcile import reconcile_open_runs
 
             report = reconcile_open_runs(
                 settings=settings,

@@ -14,9 +14,9 @@ from typing import Any
 
 import click
 
+from shared.config.settings import Settings, load_settings
 from shared.errors import ConfigurationError
-from shared.manifest import ManifestStore
-from shared.settings import Settings, load_settings
+from shared.packages.manifest import ManifestStore
 
 DEFAULT_ENV_FILE = ".local-cloud/env"
 
@@ -42,7 +42,7 @@ class Target:
 
     @property
     def bucket(self) -> Any:
-        from shared import clients
+        from shared.cloud import clients
 
         return clients.storage_client(self.settings.gcp_project_id).bucket(self.settings.gcp_bucket_name)
 

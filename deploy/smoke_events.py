@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from cloudevents.http import CloudEvent
 
-from local.topology import PUBSUB_PUBLISHED, STORAGE_FINALIZED
+from deploy.topology import PUBSUB_PUBLISHED, STORAGE_FINALIZED
 
 TEST_PROJECT = "test-project"
 TEST_BUCKET = "test-packages-bucket"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared import wiring
-from shared.lazy import Lazy
-from shared.report import handle_job_event
-from shared.settings import get_settings
+from shared.cloud import wiring
+from shared.cloud.lazy import Lazy
+from shared.config.settings import get_settings
+from shared.runs.job_state import handle_job_event
 
 
 @functions_framework.cloud_event
@@ -26,8 +26,8 @@ def on_job_state_changed(event: CloudEvent) -> None:
 
 @functions_framework.cloud_event
 def on_reconcile_requested(event: CloudEvent) -> None:
-    """Cloud Scheduler → Pub/Sub tick: repair runs whose log events were lost (shared/reconcile.py)."""
-    from shared.reconcile import reconcile_open_runs
+    """Cloud Scheduler → Pub/Sub tick: repair runs whose log events were lost (shared/runs/reconcile.py)."""
+    from shared.runs.reconcile import reconcile_open_runs
 
     settings = get_settings()
     reconcile_open_runs(

@@ -7,11 +7,12 @@ from typing import Any
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared import logs, wiring
-from shared.events import parse_pubsub_message
-from shared.handler import run_handler
-from shared.settings import get_settings
-from shared.submit import handle_run_request
+from shared.cloud import wiring
+from shared.config import logs
+from shared.config.settings import get_settings
+from shared.events.cloudevents import parse_pubsub_message
+from shared.events.handling import run_handler
+from shared.runs.submit_run import handle_run_request
 
 
 @functions_framework.cloud_event

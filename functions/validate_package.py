@@ -5,11 +5,12 @@ from __future__ import annotations
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared import logs, wiring
-from shared.events import parse_storage_object
-from shared.handler import run_handler
-from shared.promote import handle_package_upload, is_package_object
-from shared.settings import get_settings
+from shared.cloud import wiring
+from shared.config import logs
+from shared.config.settings import get_settings
+from shared.events.cloudevents import parse_storage_object
+from shared.events.handling import run_handler
+from shared.packages.validate_package import handle_package_upload, is_package_object
 
 
 @functions_framework.cloud_event

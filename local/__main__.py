@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from local.cloud import REPO_ROOT, SERVICES, LocalCloud, down, recorded_state
-from local.processes import ProcessStartError, process_start_time
+from local.services.cloud import REPO_ROOT, SERVICES, LocalCloud, down, recorded_state
+from local.services.processes import ProcessStartError, process_start_time
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".local-cloud"
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     commands.add_parser("down", help="stop every process `up` started, by its PID")
     commands.add_parser("status", help="which recorded processes still run")
-    commands.add_parser("demo", help="run the whole chain once (local/demo.py)")
+    commands.add_parser("demo", help="run the whole chain once (local/demo/demo.py)")
     args = parser.parse_args(argv)
     state_dir: Path = args.state_dir.resolve()
     if args.command == "up":
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "status":
         return status(state_dir)
-    from local import demo  # lazily: the demo imports the client libraries
+    from local.demo import demo  # lazily: the demo imports the client libraries
 
     result = demo.main()
     return int(result or 0)

@@ -16,7 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) must import `local` too
     sys.path.insert(0, str(REPO_ROOT))
 
-from local.cloud import LocalCloud  # noqa: E402
+from local.services.cloud import LocalCloud  # noqa: E402
 
 
 def _interrupt_on_sigterm(signum: int, frame: object) -> None:

@@ -1,7 +1,7 @@
 """The chaos suite's local cloud: its own (it stops and starts services), with fake secrets everywhere.
 
 The functions reach Cloud Storage, Slack and the Supabase endpoint through fault proxies on loopback
-(local/faultproxy.py), so a test can cut or stall a link; MongoDB and the Pub/Sub emulator are
+(local/standins/faultproxy.py), so a test can cut or stall a link; MongoDB and the Pub/Sub emulator are
 stopped and started for real. Every secret setting holds a recognisable fake value that
 test_secrets.py looks for everywhere at the end.
 """
@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from local import chain
-from local.cloud import REPO_ROOT, LocalCloud
-from local.faultproxy import FaultProxy
-from local.postgrest import start_postgrest
+from local.demo import chain
+from local.services.cloud import REPO_ROOT, LocalCloud
+from local.standins.faultproxy import FaultProxy
+from local.standins.postgrest import start_postgrest
 from tests.chaos import kit
 from tests.chaos.kit import Chaos
 

@@ -20,13 +20,14 @@ from typing import Any
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
-from local import chain, topology
-from local.cloud import LocalCloud
-from local.events import Message, message_published_event, storage_finalized_event
-from local.faultproxy import FaultProxy
+from deploy import topology
+from local.demo import chain
+from local.services.cloud import LocalCloud
+from local.standins.cloudevents import Message, message_published_event, storage_finalized_event
+from local.standins.faultproxy import FaultProxy
 
 PACKAGE_VERSION = "1.0.0"
-# The trainer stand-in: writes what job-state reads (shared/predictions.py) in well under a second.
+# The trainer stand-in: writes what job-state reads (shared/runs/trainer_outputs.py) in well under a second.
 TINY_TASK = b'''"""A stand-in trainer for the chaos tests: the outputs of a finished run, no training."""
 import json
 import os
@@ -149,7 +150,7 @@ class Tap:
     name: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     def __post_init__(self) -> None:
-        from local.clients import subscriber_client
+        from local.services.clients import subscriber_client
 
         self.subscriber = subscriber_client(self.cloud.env["PUBSUB_EMULATOR_HOST"])
         for spec in topology.FUNCTIONS:
@@ -277,7 +278,7 @@ def crash_function(
     import os
     import signal
 
-    from local.processes import tcp_probe
+    from local.services.processes import tcp_probe
 
     process = chaos.cloud.process(function)
     pid, before = process.pid, chaos.cloud.supervisor.restarts.get(process.name, 0)
@@ -311,7 +312,7 @@ class DetachedTrigger:
     copies them), as when a log sink drops entries: what the reconciler repairs."""
 
     def __init__(self, cloud: LocalCloud, function: str) -> None:
-        from local.clients import subscriber_client
+        from local.services.clients import subscriber_client
 
         self.spec = next(s for s in topology.FUNCTIONS if s.name == function)
         self.subscriber = subscriber_client(cloud.env["PUBSUB_EMULATOR_HOST"])
@@ -322,7 +323,7 @@ class DetachedTrigger:
         return self
 
     def __exit__(self, *_: object) -> None:
-        try:  # the same settings as local/pubsub.py create_topology
+        try:  # the same settings as local/services/pubsub.py create_topology
             topic = f"projects/{topology.PROJECT_ID}/topics/{self.spec.topic}"
             self.subscriber.create_subscription(name=self.path, topic=topic, ack_deadline_seconds=600)
         finally:
@@ -331,7 +332,7 @@ class DetachedTrigger:
 
 def function_settings(chaos: Chaos) -> Any:
     """The settings the deployed functions run with (same env), for running a core in the test."""
-    from shared.settings import Settings
+    from shared.config.settings import Settings
 
     env = {**chaos.cloud.env, **chaos.cloud.function_env}
     return Settings(**{k.lower(): v for k, v in env.items() if k.lower() in Settings.model_fields})

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from local import chain
-from local.faultproxy import FaultProxy
+from local.demo import chain
+from local.standins.faultproxy import FaultProxy
 from tests.chaos import kit
 from tests.chaos.kit import Chaos
 

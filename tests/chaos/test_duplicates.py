@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from cloudevents.http import CloudEvent
 
-from local import chain
+from local.demo import chain
 from tests.chaos import kit
 from tests.chaos.kit import Chaos
 

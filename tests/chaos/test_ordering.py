@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from cloudevents.http import CloudEvent
 
-from local import chain
+from local.demo import chain
 from tests.chaos import kit
 from tests.chaos.kit import Chaos
 
@@ -110,8 +110,8 @@ def test_job_events_after_the_reconciler_finished_the_run_change_nothing(
 ):
     from datetime import datetime, timedelta, timezone
 
-    from shared import wiring
-    from shared.reconcile import reconcile_open_runs
+    from shared.cloud import wiring
+    from shared.runs.reconcile import reconcile_open_runs
 
     settings = kit.function_settings(chaos)  # as the deployed reconciler runs: same stores, same Slack hook
     report = reconcile_open_runs(

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from local import chain
+from local.demo import chain
 from tests.chaos import kit
 from tests.chaos.kit import Chaos
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration]
 
 OUTAGE_SECONDS = 4.0
-# Longer than the functions' MongoDB server-selection wait (5 s, shared/clients.py): a shorter outage is
+# Longer than the functions' MongoDB server-selection wait (5 s, shared/cloud/clients.py): a shorter outage is
 # only waited out inside one delivery, and the retry path would go untested.
 MONGO_OUTAGE_SECONDS = 7.0
 

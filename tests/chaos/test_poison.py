@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from local import topology
+from deploy import topology
 from tests.chaos import kit
 from tests.chaos.kit import Chaos
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from local import chain
+from local.demo import chain
 from tests.chaos import kit
 from tests.chaos.kit import Chaos
 

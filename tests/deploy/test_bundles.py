@@ -16,7 +16,7 @@ from cloudevents.conversion import to_binary
 
 from deploy.bundle import BundleError, build_bundles, third_party_imports
 from deploy.smoke_events import EVENTS
-from local.topology import FUNCTIONS
+from deploy.topology import FUNCTIONS
 from tests.deploy.conftest import REPO_ROOT, TEST_BUCKET, TEST_PROJECT
 
 NAMES = [spec.name for spec in FUNCTIONS]
@@ -26,7 +26,7 @@ NAMES = [spec.name for spec in FUNCTIONS]
 def test_a_bundle_is_main_py_requirements_and_shared_without_trainer_code(bundles, name):
     bundle = bundles[name]
     files = {path.relative_to(bundle.path).as_posix() for path in bundle.path.rglob("*") if path.is_file()}
-    assert {"main.py", "requirements.txt", "shared/settings.py", "functions/__init__.py"} <= files
+    assert {"main.py", "requirements.txt", "shared/config/settings.py", "functions/__init__.py"} <= files
     assert f"functions/{bundle.module}.py" in files
     assert len([f for f in files if f.startswith("functions/")]) == 2, "only this function's entry module"
     assert not [f for f in files if f.startswith(("trainer/", "local/", "tests/")) or "__pycache__" in f]

@@ -9,8 +9,8 @@ import pytest
 
 from cli.schedule import load_schedule
 from deploy import cloudbuild
-from local.topology import FUNCTIONS, JOB_EVENTS_TOPIC, RUN_REQUESTS_TOPIC, STORAGE_FINALIZED
-from shared.settings import Settings
+from deploy.topology import FUNCTIONS, JOB_EVENTS_TOPIC, RUN_REQUESTS_TOPIC, STORAGE_FINALIZED
+from shared.config.settings import Settings
 from tests.deploy.conftest import TEST_BUCKET, TEST_PROJECT
 
 # Which secret each function reads (SecretStr settings); every one of them comes from Secret Manager.

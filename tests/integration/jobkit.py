@@ -20,10 +20,10 @@ from cloudevents.http import CloudEvent
 from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1
 
-from local import topology
-from shared.run_record import FIELDS
-from shared.runs import RunState
-from shared.store import RunStore
+from deploy import topology
+from shared.runs.record import FIELDS
+from shared.runs.states import RunState
+from shared.stores.base import RunStore
 
 PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 PARENT = f"projects/{topology.PROJECT_ID}/locations/{topology.REGION}"

@@ -1,4 +1,4 @@
-"""The run stores of the local cloud, built as the functions build them (through shared.wiring)."""
+"""The run stores of the local cloud, built as the functions build them (through shared.cloud.wiring)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from local.cloud import LocalCloud
-from shared import wiring
-from shared.settings import Settings
-from shared.store import RunStore
+from local.services.cloud import LocalCloud
+from shared.cloud import wiring
+from shared.config.settings import Settings
+from shared.stores.base import RunStore
 
 STORE_KINDS = ("mongodb", "supabase", "both")
 

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from local import chain, topology
-from local.cloud import LocalCloud
-from shared.manifest import SCHEMA_VERSION as MANIFEST_SCHEMA_VERSION
-from shared.runs import history
+from deploy import topology
+from local.demo import chain
+from local.services.cloud import LocalCloud
+from shared.packages.manifest import SCHEMA_VERSION as MANIFEST_SCHEMA_VERSION
+from shared.runs.states import history
 from tests.sdists import link, sdist
 
 pytestmark = pytest.mark.integration

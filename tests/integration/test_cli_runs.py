@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from cli.schedule import load_schedule
-from local import chain
-from local.cloud import REPO_ROOT, LocalCloud
-from shared.store_mongo import MongoRunStore
+from local.demo import chain
+from local.services.cloud import REPO_ROOT, LocalCloud
+from shared.stores.mongo_store import MongoRunStore
 
 pytestmark = pytest.mark.integration
 

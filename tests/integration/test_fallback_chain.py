@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from local import chain
-from local.cloud import LocalCloud
-from shared.store import MongoRunStore
+from local.demo import chain
+from local.services.cloud import LocalCloud
+from shared.stores.base import MongoRunStore
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +63,7 @@ def attempts(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) 
 
 def test_the_run_ends_on_the_next_step_of_the_chain(attempts: list[dict[str, Any]]):
     first, second = attempts
-    # "expired" or "failed": shared/runs.from_vertex decides from Vertex's error text (see the report).
+    # "expired" or "failed": shared/runs/states.from_vertex decides from Vertex's error text (see the report).
     assert first["state"] in ("expired", "failed")
     assert (first["gpu_type"], first["strategy"]) == ("NVIDIA_L4", "FLEX_START")
     assert (second["state"], second["gpu_type"], second["machine_type"]) == (

@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from local.cloud import LocalCloud
+from local.services.cloud import LocalCloud
 from shared.errors import TransientError
-from shared.notifier import SlackNotifier
-from shared.report import handle_job_event
-from shared.store import RunStore
+from shared.notify.slack import SlackNotifier
+from shared.runs.job_state import handle_job_event
+from shared.stores.base import RunStore
 from tests.integration import jobkit
 from tests.integration.stores import STORE_KINDS, settings_for, store_for
 
@@ -200,7 +200,7 @@ def test_malformed_job_events_are_acknowledged_recorded_and_store_no_run(
     runs_before = both.store.latest_runs(limit=1)
     assert both.raw(event) is None  # acknowledged: no exception, so the trigger does not redeliver
     assert both.store.latest_runs(limit=1) == runs_before
-    from local.chain import runs_collection
+    from local.demo.chain import runs_collection
 
     rejected = runs_collection(local_cloud).database["rejected_events"]
     assert rejected.count_documents({"function": "job-state", "event_id": event["id"]}) == 1

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from postgrest.exceptions import APIError
 
-from local import topology
-from local.cloud import LocalCloud
-from shared import wiring
+from deploy import topology
+from local.services.cloud import LocalCloud
+from shared.cloud import wiring
 
 pytestmark = pytest.mark.integration
 

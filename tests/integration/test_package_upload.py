@@ -18,8 +18,9 @@ import pytest
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
-from local import chain, topology
-from local.cloud import REPO_ROOT, LocalCloud
+from deploy import topology
+from local.demo import chain
+from local.services.cloud import REPO_ROOT, LocalCloud
 from tests.sdists import link, marker_package, sdist
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from local.cloud import LocalCloud
-from shared.runs import RunState, history
-from shared.store import RunStore
+from local.services.cloud import LocalCloud
+from shared.runs.states import RunState, history
+from shared.stores.base import RunStore
 from tests.integration.stores import STORE_KINDS, store_for
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from cli import runs as cli
-from local.cloud import LocalCloud
-from shared.reconcile import reconcile_open_runs
+from local.services.cloud import LocalCloud
+from shared.runs.reconcile import reconcile_open_runs
 from tests.integration import jobkit
 from tests.integration.test_job_state_events import Deliverer, slack_messages
 

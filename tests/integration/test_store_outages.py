@@ -14,15 +14,16 @@ from pathlib import Path
 import pymongo
 import pytest
 
-from local import mongo, topology
-from local.cloud import REPO_ROOT, LocalCloud
-from local.postgrest import start_postgrest
-from local.processes import ManagedProcess, http_probe, tcp_probe
-from shared import wiring
+from deploy import topology
+from local.services import mongo
+from local.services.cloud import REPO_ROOT, LocalCloud
+from local.services.processes import ManagedProcess, http_probe, tcp_probe
+from local.standins.postgrest import start_postgrest
+from shared.cloud import wiring
 from shared.errors import TransientError
-from shared.store_mirrored import MirroredRunStore
-from shared.store_mongo import MongoRunStore
-from shared.store_supabase import SupabaseRunStore
+from shared.stores.mirrored_store import MirroredRunStore
+from shared.stores.mongo_store import MongoRunStore
+from shared.stores.supabase_store import SupabaseRunStore
 from tests.integration import jobkit
 from tests.integration.stores import store_for
 from tests.integration.test_job_state_events import TEXT, Deliverer, slack_messages

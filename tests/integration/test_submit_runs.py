@@ -22,15 +22,15 @@ from cloudevents.http import CloudEvent
 from google.cloud import aiplatform_v1
 from google.protobuf import json_format
 
-from local import chain
-from local.cloud import LocalCloud
-from shared import wiring
+from local.demo import chain
+from local.services.cloud import LocalCloud
+from shared.cloud import wiring
+from shared.config.settings import Settings
 from shared.errors import InvalidRunRequest, TransientError
-from shared.events import PUBSUB_PUBLISHED, PubsubMessage
-from shared.manifest import Manifest, ManifestEntry
-from shared.settings import Settings
-from shared.store import MongoRunStore
-from shared.submit import handle_run_request
+from shared.events.cloudevents import PUBSUB_PUBLISHED, PubsubMessage
+from shared.packages.manifest import Manifest, ManifestEntry
+from shared.runs.submit_run import handle_run_request
+from shared.stores.base import MongoRunStore
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from local import topology
-from local.cloud import LocalCloud
+from deploy import topology
+from local.services.cloud import LocalCloud
 
 RECORDER = "tests/local/fixtures/recorder.py"
 RECORDING_SERVICES = ("pubsub", "gcs", "mongo", "slack", "functions", "eventarc")

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from local import topology
-from local.cloud import LocalCloud
+from deploy import topology
+from local.services.cloud import LocalCloud
 
 pytestmark = pytest.mark.integration
 Received = Callable[[str, str, str], list[dict[str, Any]]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from local.events import Message, message_published_event, storage_finalized_event
+from local.standins.cloudevents import Message, message_published_event, storage_finalized_event
 
 PUBLISHED = datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=timezone.utc)
 

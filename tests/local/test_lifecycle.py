@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from local import topology
-from local.cloud import REPO_ROOT, LocalCloud
-from local.processes import ManagedProcess, ProcessStartError
+from deploy import topology
+from local.services.cloud import REPO_ROOT, LocalCloud
+from local.services.processes import ManagedProcess, ProcessStartError
 
 pytestmark = pytest.mark.integration
 RECORDER = "tests/local/fixtures/recorder.py"

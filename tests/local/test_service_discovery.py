@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from local.gcs import server_binary
-from local.pubsub import INSTALL_HINT, emulator_binary
+from local.services.gcs import server_binary
+from local.services.pubsub import INSTALL_HINT, emulator_binary
 
 
 def test_missing_gcloud_says_how_to_install_the_pubsub_emulator(

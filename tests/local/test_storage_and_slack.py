@@ -10,8 +10,8 @@ import pytest
 from google.api_core.exceptions import PreconditionFailed
 from slack_sdk.webhook import WebhookClient
 
-from local import topology
-from local.cloud import LocalCloud
+from deploy import topology
+from local.services.cloud import LocalCloud
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ import pytest
 from cloudevents.http import CloudEvent
 
 from shared.errors import InvalidEvent
-from shared.events import PUBSUB_PUBLISHED, STORAGE_FINALIZED, parse_pubsub_message, parse_storage_object
-from shared.job_events import parse_job_log_entry
+from shared.events.cloudevents import PUBSUB_PUBLISHED, STORAGE_FINALIZED, parse_pubsub_message, parse_storage_object
+from shared.events.job_logs import parse_job_log_entry
 
 # Shaped like googleapis/google-cloudevents testdata: size and generation are strings.
 STORAGE_DATA = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from local.vertex import messages
-from shared.failures import classify_failure
+from local.standins.vertex import messages
+from shared.runs.failures import classify_failure
 
 
 @pytest.mark.parametrize(

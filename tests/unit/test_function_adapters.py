@@ -7,7 +7,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from functions_framework import create_app
 
-from shared.settings import get_settings
+from shared.config.settings import get_settings
 
 STORAGE_FINALIZED = "google.cloud.storage.object.v1.finalized"
 
@@ -54,7 +54,7 @@ def test_a_request_without_cloudevent_attributes_is_refused(validate_client):
 
 
 def test_lazy_client_is_built_once_and_only_when_used():
-    from shared.lazy import Lazy
+    from shared.cloud.lazy import Lazy
 
     built: list[int] = []
 

@@ -7,9 +7,9 @@ import json
 import pytest
 from google.cloud import aiplatform_v1
 
-from shared.catalog import check_gpu_machine, estimated_cost_usd
 from shared.errors import InvalidRunRequest
-from shared.jobspec import RunPlan, build_custom_job
+from shared.jobs.catalog import check_gpu_machine, estimated_cost_usd
+from shared.jobs.custom_job import RunPlan, build_custom_job
 
 
 def plan(**changes) -> RunPlan:
@@ -109,7 +109,7 @@ def test_gpu_count_must_match_the_machine():
 
 
 def test_every_catalog_gpu_is_an_aiplatform_accelerator_with_a_prebuilt_image():
-    from shared.catalog import executor_image, load_catalog
+    from shared.jobs.catalog import executor_image, load_catalog
 
     for gpu in load_catalog()["gpus"]:
         assert gpu in aiplatform_v1.AcceleratorType.__members__

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from shared import logs
+from shared.config import logs
 
 
 def lines(capsys) -> list[dict]:

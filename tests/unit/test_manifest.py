@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from shared.events import StoredObject
-from shared.manifest import Manifest, ManifestEntry, ManifestOperationRefused, VersionStatus
-from shared.promote import ordering_problems
+from shared.events.cloudevents import StoredObject
+from shared.packages.manifest import Manifest, ManifestEntry, ManifestOperationRefused, VersionStatus
+from shared.packages.validate_package import ordering_problems
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from shared.errors import PackageRejected
-from shared.package_check import DEFAULT_LIMITS, PackageLimits, examine_package, inspect_package
+from shared.packages.safety import DEFAULT_LIMITS, PackageLimits, examine_package, inspect_package
 from tests.sdists import (
     GOOD_TASK,
     gzip_tar,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.predictions import metrics_summary, prediction_rows
+from shared.runs.trainer_outputs import metrics_summary, prediction_rows
 
 DOCUMENT = {
     "schema_version": 1, "package_version": "0.1.0", "generated_at": "2026-11-27T10:30:00+00:00", "model": "gru",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from shared.run_messages import console_url, run_finished
+from shared.notify.slack_text import console_url, run_finished
 
 RECORD = {
     "run_key": "nightly-20261127",

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from shared.run_record import FIELDS, for_write, normal_form, split_known
+from shared.runs.record import FIELDS, for_write, normal_form, split_known
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "supabase" / "migrations"
 

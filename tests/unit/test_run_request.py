@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 
 from shared.errors import InvalidEvent, InvalidRunRequest
-from shared.events import PubsubMessage
-from shared.run_request import default_run_key, label_value, parse_run_request
+from shared.events.cloudevents import PubsubMessage
+from shared.runs.request import default_run_key, label_value, parse_run_request
 
 
 def message(data: bytes | dict, attributes: dict[str, str] | None = None, message_id: str = "123") -> PubsubMessage:

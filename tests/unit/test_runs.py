@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.runs import RunState, from_vertex
+from shared.runs.states import RunState, from_vertex
 
 
 def test_states_only_move_forward():

@@ -10,8 +10,8 @@ import yaml
 
 from cli.run import parse_duration
 from cli.schedule import load_schedule
-from shared.events import PubsubMessage
-from shared.run_request import default_run_key, parse_run_request
+from shared.events.cloudevents import PubsubMessage
+from shared.runs.request import default_run_key, parse_run_request
 
 REPO = Path(__file__).resolve().parents[2]
 

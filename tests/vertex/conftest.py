@@ -199,7 +199,7 @@ def start_vertex(
         [
             sys.executable,
             "-m",
-            "local.vertex",
+            "local.standins.vertex",
             "--host",
             "127.0.0.1",
             "--port",

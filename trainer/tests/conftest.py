@@ -14,12 +14,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 import pytest
-
 from flexrun_trainer.data import read_csv_bytes, sample_csv_bytes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,10 +40,14 @@ def small_csv(tmp_path: Path, sample_frame: pd.DataFrame) -> Path:
     return path
 
 
-def run_module(module: str, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_module(
+    module: str, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m module args` as Vertex does, in this test's interpreter."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=full_env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, env=full_env, timeout=timeout
+    )
 
 
 def _free_port() -> int:
@@ -91,8 +94,19 @@ def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     work = tmp_path_factory.mktemp("nx27017")
     port = _free_port()
     proc = subprocess.Popen(
-        [binary, "--db", "memory", "-p", str(port), "--log-file", str(work / "nx.log"), "--pid-file", str(work / "nx.pid")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            "--db",
+            "memory",
+            "-p",
+            str(port),
+            "--log-file",
+            str(work / "nx.log"),
+            "--pid-file",
+            str(work / "nx.pid"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         _wait_for_port(port, proc, "nx-27017")
@@ -113,8 +127,21 @@ def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     log = open(tmp_path_factory.mktemp("fakegcs") / "fake-gcs.log", "wb")
     proc = subprocess.Popen(
-        [binary, "-scheme", "http", "-host", "127.0.0.1", "-port", str(port), "-backend", "memory", "-external-url", url],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            binary,
+            "-scheme",
+            "http",
+            "-host",
+            "127.0.0.1",
+            "-port",
+            str(port),
+            "-backend",
+            "memory",
+            "-external-url",
+            url,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         _wait_for_port(port, proc, "fake-gcs-server")

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import run_module
 from flexrun_trainer.task import main
 
@@ -20,8 +19,13 @@ def test_importing_task_module_does_not_start_training(tmp_path: Path) -> None:
         "print(json.dumps(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)))"
     )
     # Even with Vertex's environment set, a plain import must not train or write anything.
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          env={**os.environ, "AIP_MODEL_DIR": str(tmp_path / "out")}, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AIP_MODEL_DIR": str(tmp_path / "out")},
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == []  # TensorFlow not even imported
     assert not (tmp_path / "out").exists()  # and nothing written
@@ -42,7 +46,14 @@ def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
         ["--val-fraction", "0.9"],
         ["--no-such-flag"],
     ],
-    ids=["zero-epochs", "non-numeric-epochs", "negative-window", "epochs-over-cap", "val-fraction-too-big", "unknown-flag"],
+    ids=[
+        "zero-epochs",
+        "non-numeric-epochs",
+        "negative-window",
+        "epochs-over-cap",
+        "val-fraction-too-big",
+        "unknown-flag",
+    ],
 )
 def test_bad_arguments_exit_2(argv: list[str], tmp_path: Path, no_gcloud_env: None) -> None:
     assert main(["--output-dir", str(tmp_path), *argv]) == 2
@@ -69,7 +80,8 @@ def _csv(tmp_path: Path, text: str) -> str:
         "symbol,date,open,high,low\nSPX,2020-01-02,1,2,1\n",
         "symbol,date,open,high,low,close,volume\nSPX,2020-01-02,1,2,1,-5,100\n",
         "symbol,date,open,high,low,close,volume\nSPX,not-a-date,1,2,1,1.5,100\n",
-        "symbol,date,open,high,low,close,volume\n" + "".join(f"SPX,2020-01-{d:02d},1,2,1,1.5,100\n" for d in range(1, 20)),
+        "symbol,date,open,high,low,close,volume\n"
+        + "".join(f"SPX,2020-01-{d:02d},1,2,1,1.5,100\n" for d in range(1, 20)),
         "\x00\x01 not a csv at all",
     ],
     ids=["missing-file", "missing-close-column", "negative-price", "bad-date", "too-short", "binary-garbage"],

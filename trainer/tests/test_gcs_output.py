@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-
 from conftest import FAST_ARGS
 from flexrun_trainer import gcs
 from flexrun_trainer.config import parse_config
@@ -35,8 +35,18 @@ def bucket(fake_gcs: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def test_gs_output_dir_gets_every_file_with_success_last(bucket: Any, small_csv: Path) -> None:
     bucket.blob("input/prices.csv").upload_from_filename(str(small_csv))
     bucket.blob("runs/r1/_SUCCESS").upload_from_string("{}")  # stale marker from an earlier run
-    cfg = parse_config(["--output-dir", f"gs://{BUCKET}/runs/r1/", "--data", f"gs://{BUCKET}/input/prices.csv",
-                        *FAST_ARGS, "--epochs", "1"], env={})
+    cfg = parse_config(
+        [
+            "--output-dir",
+            f"gs://{BUCKET}/runs/r1/",
+            "--data",
+            f"gs://{BUCKET}/input/prices.csv",
+            *FAST_ARGS,
+            "--epochs",
+            "1",
+        ],
+        env={},
+    )
     metrics = run(cfg, env={})
     blobs = {b.name.rsplit("/", 1)[-1]: b for b in bucket.list_blobs(prefix="runs/r1/")}
     assert set(blobs) == {*OUTPUT_FILES, "_SUCCESS"}

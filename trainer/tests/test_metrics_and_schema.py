@@ -7,7 +7,6 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
-
 from flexrun_trainer.data import validate
 from flexrun_trainer.metrics import FORECASTS, METRICS, evaluate
 from flexrun_trainer.schema import validate_metrics, validate_predictions
@@ -57,16 +56,39 @@ def _minimal_metrics() -> dict:  # type: ignore[type-arg]
     return {
         "schema_version": 1,
         "package": {"name": "flexrun-trainer", "version": "0.1.0"},
-        "run": {"started_at": "t", "finished_at": "t", "duration_seconds": 1.0, "phase_seconds": {}, "seed": 1,
-                "data_source": "x", "symbols": ["A"]},
+        "run": {
+            "started_at": "t",
+            "finished_at": "t",
+            "duration_seconds": 1.0,
+            "phase_seconds": {},
+            "seed": 1,
+            "data_source": "x",
+            "symbols": ["A"],
+        },
         "config": {},
-        "data": {"rows": 1, "first_date": "d", "last_date": "d",
-                 "split": {k: {"samples": 1} for k in ("train", "validation", "test")}},
-        "training": {"model": "gru", "parameters": 1, "epochs_max": 1, "epochs_run": 1, "best_epoch": 1,
-                     "early_stopped": False, "samples_per_second": 1.0, "duration_seconds": 1.0,
-                     "device": {"type": "CPU", "name": "x", "gpu_count": 0, "mixed_precision": False, "xla": False}},
-        "evaluation": {"period": {"first_target_date": "d", "last_target_date": "d"}, "overall": block,
-                       "per_symbol": {"A": copy.deepcopy(block)}, "model_beats_naive": {}},
+        "data": {
+            "rows": 1,
+            "first_date": "d",
+            "last_date": "d",
+            "split": {k: {"samples": 1} for k in ("train", "validation", "test")},
+        },
+        "training": {
+            "model": "gru",
+            "parameters": 1,
+            "epochs_max": 1,
+            "epochs_run": 1,
+            "best_epoch": 1,
+            "early_stopped": False,
+            "samples_per_second": 1.0,
+            "duration_seconds": 1.0,
+            "device": {"type": "CPU", "name": "x", "gpu_count": 0, "mixed_precision": False, "xla": False},
+        },
+        "evaluation": {
+            "period": {"first_target_date": "d", "last_target_date": "d"},
+            "overall": block,
+            "per_symbol": {"A": copy.deepcopy(block)},
+            "model_beats_naive": {},
+        },
     }
 
 
@@ -80,7 +102,11 @@ def test_schema_checker_accepts_a_complete_document() -> None:
         (("schema_version",), 2, "schema_version"),
         (("training", "epochs_run"), "3", "training.epochs_run"),
         (("training", "epochs_run"), True, "training.epochs_run"),
-        (("evaluation", "per_symbol", "A", "naive_last_value", "rmse"), None, "evaluation.per_symbol.A.naive_last_value.rmse"),
+        (
+            ("evaluation", "per_symbol", "A", "naive_last_value", "rmse"),
+            None,
+            "evaluation.per_symbol.A.naive_last_value.rmse",
+        ),
     ],
 )
 def test_schema_checker_names_the_bad_field(path: tuple[str, ...], value: object, expected: str) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 import pymongo
 import pytest
-
 from conftest import FAST_ARGS, run_module
 from flexrun_trainer.config import parse_config
 from flexrun_trainer.data import load_prices, validate
@@ -21,7 +20,9 @@ def _count(url: str, collection: str) -> int:
 
 
 def test_loader_round_trip_returns_the_csv_rows(mongo_url: str, small_csv: Path) -> None:
-    result = run_module("flexrun_trainer.load_mongo", "--url", mongo_url, "--csv", str(small_csv), "--collection", "roundtrip")
+    result = run_module(
+        "flexrun_trainer.load_mongo", "--url", mongo_url, "--csv", str(small_csv), "--collection", "roundtrip"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     loaded = json.loads(result.stdout.splitlines()[-1])
     expected = validate(pd.read_csv(small_csv), "csv")
@@ -43,13 +44,19 @@ def test_loading_twice_does_not_duplicate_days(mongo_url: str, small_csv: Path, 
     assert load_main(["--url", mongo_url, "--csv", str(tmp_path / "overlap.csv"), "--collection", "twice"]) == 0
     assert _count(mongo_url, "twice") == len(frame)
     with pymongo.MongoClient(mongo_url) as client:
-        doc = client.get_default_database()["twice"].find_one({"symbol": frame.loc[0, "symbol"], "close": float(frame.loc[0, "close"])})
+        doc = client.get_default_database()["twice"].find_one(
+            {"symbol": frame.loc[0, "symbol"], "close": float(frame.loc[0, "close"])}
+        )
     assert doc is not None
 
 
 def test_symbols_filter_is_applied_in_the_query(mongo_url: str, small_csv: Path) -> None:
-    assert run_module("flexrun_trainer.load_mongo", "--url", mongo_url, "--csv", str(small_csv),
-                      "--collection", "filtered").returncode == 0
+    assert (
+        run_module(
+            "flexrun_trainer.load_mongo", "--url", mongo_url, "--csv", str(small_csv), "--collection", "filtered"
+        ).returncode
+        == 0
+    )
     frame, _ = load_prices("mongodb", symbols=("MSFT",), mongo_url=mongo_url, mongo_collection="filtered")
     assert set(frame["symbol"]) == {"MSFT"}
 
@@ -60,14 +67,25 @@ def test_trainer_reads_prices_from_mongodb(mongo_url: str, tmp_path: Path) -> No
 
     assert load_main(["--url", mongo_url, "--collection", "prices"]) == 0  # the whole shipped sample
     env = {"MONGODB_URL": mongo_url}
-    metrics = run(parse_config(["--output-dir", str(tmp_path), "--data", "mongodb", *FAST_ARGS, "--epochs", "1"], env=env), env=env)
+    metrics = run(
+        parse_config(["--output-dir", str(tmp_path), "--data", "mongodb", *FAST_ARGS, "--epochs", "1"], env=env),
+        env=env,
+    )
     assert metrics["run"]["data_source"] == "mongodb:flexrun_test.prices"
     assert metrics["run"]["symbols"] == ["SPX"]
 
 
 def test_empty_collection_is_a_data_error(mongo_url: str, tmp_path: Path) -> None:
-    result = run_module("flexrun_trainer.task", "--output-dir", str(tmp_path), "--data", "mongodb",
-                        "--mongo-collection", "nothing_here", env={"MONGODB_URL": mongo_url})
+    result = run_module(
+        "flexrun_trainer.task",
+        "--output-dir",
+        str(tmp_path),
+        "--data",
+        "mongodb",
+        "--mongo-collection",
+        "nothing_here",
+        env={"MONGODB_URL": mongo_url},
+    )
     assert result.returncode == 3
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import FAST_ARGS, run_module
 from flexrun_trainer.config import parse_config
 from flexrun_trainer.pipeline import OUTPUT_FILES, run
@@ -36,14 +35,20 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     return a, _train(a, "--seed", "7"), b, _train(b, "--seed", "7")
 
 
-def test_same_seed_gives_same_metrics_and_predictions(two_runs: tuple[Path, dict[str, Any], Path, dict[str, Any]]) -> None:
+def test_same_seed_gives_same_metrics_and_predictions(
+    two_runs: tuple[Path, dict[str, Any], Path, dict[str, Any]],
+) -> None:
     a, first, b, second = two_runs
     assert _comparable(first) == _comparable(second)
-    assert json.loads((a / "predictions.json").read_text())["predictions"] == \
-        json.loads((b / "predictions.json").read_text())["predictions"]
+    assert (
+        json.loads((a / "predictions.json").read_text())["predictions"]
+        == json.loads((b / "predictions.json").read_text())["predictions"]
+    )
 
 
-def test_run_writes_every_output_with_success_marker_last(two_runs: tuple[Path, dict[str, Any], Path, dict[str, Any]]) -> None:
+def test_run_writes_every_output_with_success_marker_last(
+    two_runs: tuple[Path, dict[str, Any], Path, dict[str, Any]],
+) -> None:
     out, metrics = two_runs[0], two_runs[1]
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted([*OUTPUT_FILES, "_SUCCESS"])  # no leftover staging directory

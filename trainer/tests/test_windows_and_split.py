@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from flexrun_trainer.data import validate
 from flexrun_trainer.errors import DataError
 from flexrun_trainer.windows import FEATURES, Scaler, latest_windows, make_samples, symbol_features, time_split

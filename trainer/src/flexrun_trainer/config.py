@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from flexrun_trainer.errors import ConfigError
 
@@ -65,12 +66,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m flexrun_trainer.task",
         description="Train a next-day close forecaster and write metrics, predictions, a plot and the model.",
     )
-    p.add_argument("--output-dir", default=None,
-                   help="local dir or gs://bucket/prefix/ (default: $AIP_MODEL_DIR, set by Vertex AI)")
-    p.add_argument("--data", default="sample",
-                   help="'sample' (shipped data, default), a CSV path, a gs:// CSV URI, or 'mongodb' ($MONGODB_URL)")
+    p.add_argument(
+        "--output-dir",
+        default=None,
+        help="local dir or gs://bucket/prefix/ (default: $AIP_MODEL_DIR, set by Vertex AI)",
+    )
+    p.add_argument(
+        "--data",
+        default="sample",
+        help="'sample' (shipped data, default), a CSV path, a gs:// CSV URI, or 'mongodb' ($MONGODB_URL)",
+    )
     p.add_argument("--symbols", type=_symbols, default=(), help="comma-separated, e.g. SPX,MSFT (default: all)")
-    p.add_argument("--epochs", type=_positive_int, default=DEFAULT_EPOCHS, help="maximum epochs (early stopping may end sooner)")
+    p.add_argument(
+        "--epochs", type=_positive_int, default=DEFAULT_EPOCHS, help="maximum epochs (early stopping may end sooner)"
+    )
     p.add_argument("--window", type=_positive_int, default=DEFAULT_WINDOW, help="days of history per sample")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--batch-size", type=_positive_int, default=64)

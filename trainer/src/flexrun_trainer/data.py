@@ -8,8 +8,9 @@ came from, before TensorFlow is even imported.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -73,7 +74,9 @@ def read_mongo(url: str, database: str, collection: str, symbols: Iterable[str])
     query: dict[str, Any] = {"symbol": {"$in": list(symbols)}} if symbols else {}
     projection = {"_id": 0, **{c: 1 for c in COLUMNS}}
     try:
-        timeout: dict[str, Any] = {} if "serverselectiontimeoutms" in url.lower() else {"serverSelectionTimeoutMS": 5000}
+        timeout: dict[str, Any] = (
+            {} if "serverselectiontimeoutms" in url.lower() else {"serverSelectionTimeoutMS": 5000}
+        )
         client: Any
         with pymongo.MongoClient(url, **timeout) as client:
             docs = list(client[database][collection].find(query, projection))

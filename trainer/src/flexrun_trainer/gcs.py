@@ -17,7 +17,7 @@ def split_uri(uri: str) -> tuple[str, str]:
     """gs://bucket/some/prefix → ("bucket", "some/prefix")."""
     if not uri.startswith("gs://"):
         raise ConfigError(f"not a gs:// URI: {uri}")
-    bucket, _, name = uri[len("gs://"):].partition("/")
+    bucket, _, name = uri[len("gs://") :].partition("/")
     if not bucket:
         raise ConfigError(f"gs:// URI without a bucket: {uri}")
     return bucket, name

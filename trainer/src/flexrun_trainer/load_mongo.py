@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -90,7 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainerError as exc:
         log.error(str(exc), extra={"event": "load_failed", "exit_code": exc.exit_code})
         return exc.exit_code
-    log.info("prices loaded", extra={"event": "mongo_loaded", "database": database, "collection": ns.collection, **counts})
+    log.info(
+        "prices loaded", extra={"event": "mongo_loaded", "database": database, "collection": ns.collection, **counts}
+    )
     return EXIT_OK
 
 

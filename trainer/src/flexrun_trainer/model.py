@@ -133,10 +133,16 @@ def train(
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             logs = logs or {}
-            log.info("epoch done", extra={"event": "epoch", "epoch": epoch + 1,
-                                          "loss": float(logs.get("loss", np.nan)),
-                                          "val_loss": float(logs.get("val_loss", np.nan)),
-                                          "seconds": round(time.perf_counter() - self.t0, 3)})
+            log.info(
+                "epoch done",
+                extra={
+                    "event": "epoch",
+                    "epoch": epoch + 1,
+                    "loss": float(logs.get("loss", np.nan)),
+                    "val_loss": float(logs.get("val_loss", np.nan)),
+                    "seconds": round(time.perf_counter() - self.t0, 3),
+                },
+            )
 
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
     t0 = time.perf_counter()

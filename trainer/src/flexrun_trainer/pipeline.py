@@ -8,8 +8,9 @@ TensorFlow's import and a GPU's warm-up.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,9 @@ class _Phases:
     def done(self, name: str, started: float, **fields: Any) -> float:
         now = time.perf_counter()
         self.seconds[name] = round(now - started, 3)
-        get_logger().info(f"phase {name} done", extra={"event": "phase", "phase": name, "seconds": self.seconds[name], **fields})
+        get_logger().info(
+            f"phase {name} done", extra={"event": "phase", "phase": name, "seconds": self.seconds[name], **fields}
+        )
         return now
 
 
@@ -49,7 +52,11 @@ def _day(value: Any) -> str:
 def _split_info(split: Split) -> dict[str, Any]:
     parts = {"train": split.train, "validation": split.val, "test": split.test}
     return {
-        name: {"samples": len(s), "first_target_date": _day(s.target_date.min()), "last_target_date": _day(s.target_date.max())}
+        name: {
+            "samples": len(s),
+            "first_target_date": _day(s.target_date.min()),
+            "last_target_date": _day(s.target_date.max()),
+        }
         for name, s in parts.items()
     }
 
@@ -65,8 +72,13 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
     try:
         out.clear_success()
         frame, source = load_prices(
-            cfg.data, symbols=cfg.symbols, start=cfg.start_date, end=cfg.end_date,
-            mongo_url=env.get("MONGODB_URL"), mongo_db=cfg.mongo_db, mongo_collection=cfg.mongo_collection,
+            cfg.data,
+            symbols=cfg.symbols,
+            start=cfg.start_date,
+            end=cfg.end_date,
+            mongo_url=env.get("MONGODB_URL"),
+            mongo_db=cfg.mongo_db,
+            mongo_collection=cfg.mongo_collection,
         )
         split = time_split(make_samples(frame, cfg.window, cfg.ma_window), cfg.val_fraction, cfg.test_fraction)
         scaler = Scaler.fit(split.train)
@@ -80,10 +92,17 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
 
         net = tfmodel.build(cfg.window, len(FEATURES), cfg.units, cfg.learning_rate, device)
         trained = tfmodel.train(
-            net, (scaler.x(split.train.x), scaler.y(split.train.y)), (scaler.x(split.val.x), scaler.y(split.val.y)),
-            epochs=cfg.epochs, batch_size=cfg.batch_size, patience=cfg.patience, seed=cfg.seed,
+            net,
+            (scaler.x(split.train.x), scaler.y(split.train.y)),
+            (scaler.x(split.val.x), scaler.y(split.val.y)),
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            patience=cfg.patience,
+            seed=cfg.seed,
         )
-        t = phases.done("train", t, epochs_run=trained.epochs_run, samples_per_second=round(trained.samples_per_second, 1))
+        t = phases.done(
+            "train", t, epochs_run=trained.epochs_run, samples_per_second=round(trained.samples_per_second, 1)
+        )
 
         test_return = scaler.y_inverse(tfmodel.predict(net, scaler.x(split.test.x)))
         next_return = scaler.y_inverse(tfmodel.predict(net, scaler.x(latest.x)))
@@ -93,12 +112,18 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
         t = phases.done("evaluate", t, overall=evaluation["overall"])
 
         net.save(out.staged(MODEL_FILE))
-        out.write_json("preprocessing.json", {"window": cfg.window, **scaler.as_dict(), "target": "next-day log return of close"})
+        out.write_json(
+            "preprocessing.json", {"window": cfg.window, **scaler.as_dict(), "target": "next-day log return of close"}
+        )
         from flexrun_trainer.plot import plot_forecasts
 
         model_close = split.test.last_close * np.exp(test_return)
-        plot_forecasts(split.test, model_close, out.staged("forecast.png"),
-                       f"flexrun-trainer {__version__}: next-day close, test period")
+        plot_forecasts(
+            split.test,
+            model_close,
+            out.staged("forecast.png"),
+            f"flexrun-trainer {__version__}: next-day close, test period",
+        )
         out.write_json("predictions.json", _predictions(latest, next_return, started_at))
         t = phases.done("write", t)
 
@@ -107,20 +132,31 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
             "schema_version": SCHEMA_VERSION,
             "package": {"name": DIST_NAME, "version": __version__},
             "run": {
-                "started_at": started_at.isoformat(), "finished_at": finished_at.isoformat(),
-                "duration_seconds": round(time.perf_counter() - t_run, 3), "phase_seconds": phases.seconds,
-                "seed": cfg.seed, "data_source": source, "symbols": sorted(set(frame["symbol"])),
+                "started_at": started_at.isoformat(),
+                "finished_at": finished_at.isoformat(),
+                "duration_seconds": round(time.perf_counter() - t_run, 3),
+                "phase_seconds": phases.seconds,
+                "seed": cfg.seed,
+                "data_source": source,
+                "symbols": sorted(set(frame["symbol"])),
                 "output_dir": cfg.output_dir,
             },
             "config": cfg.as_dict(),
             "data": {
-                "rows": int(len(frame)), "first_date": _day(frame["date"].min()), "last_date": _day(frame["date"].max()),
-                "features": list(FEATURES), "split": _split_info(split),
+                "rows": int(len(frame)),
+                "first_date": _day(frame["date"].min()),
+                "last_date": _day(frame["date"].max()),
+                "features": list(FEATURES),
+                "split": _split_info(split),
             },
             "training": {
-                "model": "gru", "parameters": trained.parameters, "epochs_max": cfg.epochs,
-                "epochs_run": trained.epochs_run, "best_epoch": trained.best_epoch,
-                "best_val_loss": trained.best_val_loss, "early_stopped": trained.early_stopped,
+                "model": "gru",
+                "parameters": trained.parameters,
+                "epochs_max": cfg.epochs,
+                "epochs_run": trained.epochs_run,
+                "best_epoch": trained.best_epoch,
+                "best_val_loss": trained.best_val_loss,
+                "early_stopped": trained.early_stopped,
                 "samples_per_second": round(trained.samples_per_second, 1),
                 "duration_seconds": round(trained.seconds, 3),
                 "device": {**device.as_dict(), "xla": trained.xla},
@@ -129,10 +165,15 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
         }
         out.write_json("metrics.json", metrics)
         out.publish(OUTPUT_FILES, __version__)
-        log.info("run finished", extra={
-            "event": "run_finished", "output_dir": cfg.output_dir, "seconds": metrics["run"]["duration_seconds"],
-            "model_beats_naive": evaluation["model_beats_naive"],
-        })
+        log.info(
+            "run finished",
+            extra={
+                "event": "run_finished",
+                "output_dir": cfg.output_dir,
+                "seconds": metrics["run"]["duration_seconds"],
+                "model_beats_naive": evaluation["model_beats_naive"],
+            },
+        )
         return metrics
     finally:
         out.cleanup()
@@ -142,17 +183,26 @@ def _predictions(latest: Any, next_return: np.ndarray, generated_at: datetime) -
     items = []
     for i, symbol in enumerate(latest.symbol):
         last_date = pd.Timestamp(latest.last_date[i])
-        items.append({
-            "symbol": symbol,
-            "last_date": last_date.strftime("%Y-%m-%d"),
-            # The next weekday; exchange holidays are not modelled.
-            "target_date": (last_date + pd.offsets.BDay(1)).strftime("%Y-%m-%d"),
-            "last_close": float(latest.last_close[i]),
-            "predicted_close": float(latest.last_close[i] * np.exp(next_return[i])),
-            "predicted_return": float(next_return[i]),
-            "baselines": {"naive_last_value": float(latest.last_close[i]), "moving_average": float(latest.ma_close[i])},
-        })
+        items.append(
+            {
+                "symbol": symbol,
+                "last_date": last_date.strftime("%Y-%m-%d"),
+                # The next weekday; exchange holidays are not modelled.
+                "target_date": (last_date + pd.offsets.BDay(1)).strftime("%Y-%m-%d"),
+                "last_close": float(latest.last_close[i]),
+                "predicted_close": float(latest.last_close[i] * np.exp(next_return[i])),
+                "predicted_return": float(next_return[i]),
+                "baselines": {
+                    "naive_last_value": float(latest.last_close[i]),
+                    "moving_average": float(latest.ma_close[i]),
+                },
+            }
+        )
     return {
-        "schema_version": SCHEMA_VERSION, "package_version": __version__,
-        "generated_at": generated_at.isoformat(), "model": "gru", "horizon_days": 1, "predictions": items,
+        "schema_version": SCHEMA_VERSION,
+        "package_version": __version__,
+        "generated_at": generated_at.isoformat(),
+        "model": "gru",
+        "horizon_days": 1,
+        "predictions": items,
     }

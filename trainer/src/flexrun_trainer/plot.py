@@ -15,7 +15,7 @@ def plot_forecasts(test: Samples, model_close: np.ndarray, path: str, title: str
 
     symbols = sorted(set(test.symbol))
     fig, axes = plt.subplots(len(symbols), 1, figsize=(10, 2.8 * len(symbols)), squeeze=False)
-    for ax, symbol in zip(axes[:, 0], symbols):
+    for ax, symbol in zip(axes[:, 0], symbols, strict=True):
         m = test.symbol == symbol
         dates = test.target_date[m]
         ax.plot(dates, test.target_close[m], label="actual close", color="black", linewidth=1.2)

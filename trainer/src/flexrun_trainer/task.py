@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from flexrun_trainer.errors import EXIT_OK, EXIT_UNEXPECTED, TrainerError
 
@@ -20,7 +20,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from flexrun_trainer.config import parse_config
     from flexrun_trainer.logs import setup_logging
     from flexrun_trainer.pipeline import run
-
     from flexrun_trainer.secrets import resolve_secret_env
 
     log = setup_logging()
@@ -39,7 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error(str(exc), extra={"event": "run_failed", "exit_code": exc.exit_code, "error": type(exc).__name__})
         return exc.exit_code
     except Exception as exc:  # a bug: keep the traceback in the log, report 1
-        log.exception("unexpected failure", extra={"event": "run_failed", "exit_code": EXIT_UNEXPECTED, "error": type(exc).__name__})
+        log.exception(
+            "unexpected failure",
+            extra={"event": "run_failed", "exit_code": EXIT_UNEXPECTED, "error": type(exc).__name__},
+        )
         return EXIT_UNEXPECTED
     return EXIT_OK
 

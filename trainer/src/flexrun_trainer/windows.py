@@ -70,17 +70,19 @@ def make_samples(frame: pd.DataFrame, window: int, ma_window: int) -> Samples:
         dates = one["date"].to_numpy("datetime64[D]")
         t = np.arange(first, n - 1)  # the last day of each window; t + 1 is its target
         wins = sliding_window_view(feats, window, axis=0)  # (n-window+1, features, window)
-        parts.append({
-            "x": wins[t - window + 1].transpose(0, 2, 1).astype(np.float32),
-            "y": np.log(close[t + 1] / close[t]),
-            "symbol": np.full(len(t), str(symbol), dtype=object),
-            "last_date": dates[t],
-            "target_date": dates[t + 1],
-            "last_close": close[t],
-            "target_close": close[t + 1],
-            "ma_close": sliding_window_view(close, ma_window)[t - ma_window + 1].mean(axis=1),
-            "prev_return": feats[t, 0],
-        })
+        parts.append(
+            {
+                "x": wins[t - window + 1].transpose(0, 2, 1).astype(np.float32),
+                "y": np.log(close[t + 1] / close[t]),
+                "symbol": np.full(len(t), str(symbol), dtype=object),
+                "last_date": dates[t],
+                "target_date": dates[t + 1],
+                "last_close": close[t],
+                "target_close": close[t + 1],
+                "ma_close": sliding_window_view(close, ma_window)[t - ma_window + 1].mean(axis=1),
+                "prev_return": feats[t, 0],
+            }
+        )
     if not parts:
         raise DataError(f"no symbol has more than {first + 1} days: too short for --window {window}")
     return Samples(**{k: np.concatenate([p[k] for p in parts]) for k in parts[0]})

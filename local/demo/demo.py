@@ -1,0 +1,128 @@
+"""`make demo`: start the local cloud, run the whole chain once, show what happened, stop everything.
+
+upload package → validate + promote → publish run message → CustomJob on (simulated) DWS flex-start
+→ trainer runs → job-state events → run stored in MongoDB → Slack message.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from local.demo import chain
+from local.services.cloud import REPO_ROOT, LocalCloud
+from shared.runs.states import history
+
+_HIDDEN = {"predictions", "metrics", "notify_lease_until", "state_rank"}
+
+
+def _say(step: str, text: str = "") -> None:
+    print(f"\n== {step}" + (f": {text}" if text else ""), flush=True)
+
+
+def _stamp(value: Any) -> str:
+    return value.isoformat(timespec="milliseconds") if isinstance(value, datetime) else str(value)
+
+
+def _show_record(record: dict[str, Any]) -> None:
+    shown = {k: v for k, v in record.items() if k not in _HIDDEN}
+    print(json.dumps(shown, indent=2, default=_stamp))
+
+
+def _show_metrics(record: dict[str, Any]) -> None:
+    overall = ((record.get("metrics") or {}).get("evaluation") or {}).get("overall") or {}
+    if not overall:
+        return
+    print(f"\ntest-period forecast quality ({overall.get('samples')} samples), model vs baselines:")
+    print(f"  {'forecast':<18} {'RMSE':>9} {'MAE':>9} {'MAPE %':>8} {'direction':>9}")
+    for name in ("model", "naive_last_value", "moving_average"):
+        m = overall.get(name) or {}
+        print(
+            f"  {name:<18} {m.get('rmse', 0):>9.3f} {m.get('mae', 0):>9.3f} {m.get('mape', 0):>8.3f} "
+            f"{m.get('directional_accuracy', 0):>9.3f}"
+        )
+    print("\nnext-day predictions:")
+
+
+def _show_predictions(record: dict[str, Any]) -> None:
+    predictions = record.get("predictions") or {}
+    rows = predictions.get("predictions", []) if isinstance(predictions, dict) else predictions
+    for row in rows[:10]:
+        print(
+            f"  {row.get('symbol', '?'):<8} {row.get('target_date', '?')}  "
+            f"predicted close {row.get('predicted_close', float('nan')):.2f} (last {row.get('last_close', '?')})"
+        )
+
+
+def run_chain(cloud: LocalCloud, work_dir: Path) -> bool:
+    _say("1/5 build", "python -m build --sdist trainer/")
+    package = chain.build_trainer_package(work_dir / "dist")
+    print(f"built {package.name} ({package.stat().st_size / 1024:.1f} KiB)")
+
+    _say("2/5 upload", "google-cloud-storage → fake-gcs-server → Pub/Sub notification → validate-package")
+    upload = chain.upload_package(cloud, package, uploader="make-demo")
+    entry = chain.wait_for_manifest_entry(cloud, upload)
+    if entry["status"] != "validated":
+        print(f"package was rejected: {entry['reasons']}")
+        return False
+    print(
+        f"promoted version {entry['version']} (sha256 {entry['sha256'][:12]}…, validated in "
+        f"{entry['validation_seconds']} s) → manifest"
+    )
+
+    run_key = f"demo-{time.strftime('%Y%m%dt%H%M%S')}"
+    _say("3/5 run", f"publish a run message to run-requests (run_key {run_key})")
+    message_id = chain.publish_run(
+        cloud,
+        {"run_key": run_key, "requested_by": "make demo", "reason": "local demo", "max_wait": 600, "timeout": 1200},
+    )
+    print(f"published message {message_id}; submit-run creates a FLEX_START CustomJob on the local Vertex AI")
+
+    _say("4/5 wait", "the job queues for capacity, runs the trainer, and reports each state change")
+    record = chain.wait_for_run(cloud, run_key, timeout=900)
+    print(f"job {record.get('job_name')}")
+    for state, at in history(record):
+        print(f"  {_stamp(at)}  {state.value}")
+    print(f"waited {record.get('wait_seconds')} s for capacity, ran {record.get('run_seconds')} s")
+
+    _say("5/5 results", "run record stored in MongoDB")
+    _show_record(record)
+    _show_metrics(record)
+    _show_predictions(record)
+    messages = chain.slack_messages_for(cloud, run_key)
+    _say("slack", f"{len(messages)} message(s) received by the local webhook")
+    for message in messages:
+        print(f"  {message.get('text')}")
+    return record.get("state") == "succeeded" and len(messages) == 1
+
+
+def main() -> int:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="flexrun-demo-") as scratch:
+        state_dir = REPO_ROOT / ".local-cloud" / "demo"
+        print(
+            "starting the local cloud (Pub/Sub emulator, fake-gcs-server, nx-27017, Slack receiver, "
+            "local Vertex AI, 3 functions, Eventarc bridge)…",
+            flush=True,
+        )
+        ok = False
+        try:
+            with LocalCloud(state_dir) as cloud:
+                print(f"local cloud up in {time.monotonic() - started:.1f} s")
+                ok = run_chain(cloud, Path(scratch))
+        except chain.ChainStalled as stalled:
+            print(f"\nthe chain stalled: {stalled}\nlogs: {state_dir / 'logs'}", file=sys.stderr)
+        print(
+            f"\nlocal cloud stopped. demo {'completed' if ok else 'FAILED'} in "
+            f"{time.monotonic() - started:.1f} s wall time"
+        )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

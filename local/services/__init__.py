@@ -1,0 +1,1 @@
+"""Process supervision: start each local service (ours and third-party) on loopback, stop it by PID."""

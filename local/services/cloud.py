@@ -1,0 +1,321 @@
+"""The whole local cloud: start every stand-in in dependency order, stop each by its own PID."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from deploy import topology
+from local.services import clients, gcs, jobservice, mongo, postgres, pubsub
+from local.services.functions import start_function
+from local.services.processes import ManagedProcess, ProcessStartError, process_start_time, stop_recorded
+from local.services.supervisor import Supervisor
+from local.standins import slack
+from local.standins.eventarc import Route, Routes, start_eventarc
+from local.standins.postgrest import start_postgrest
+
+if TYPE_CHECKING:
+    from google.cloud import pubsub_v1, storage
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("pubsub", "gcs", "mongo", "postgres", "postgrest", "slack", "vertex", "functions", "eventarc")
+NEEDS = {
+    "gcs": {"pubsub"},
+    "vertex": {"pubsub", "gcs"},
+    "eventarc": {"pubsub", "functions"},
+    "postgrest": {"postgres"},
+}
+STATE_FILE = "cloud.json"
+
+
+def default_services() -> tuple[str, ...]:
+    """Everything; Vertex only once its stand-in is in the checkout, Supabase only with a PostgreSQL server."""
+    left_out = set() if jobservice.available(REPO_ROOT) else {"vertex"}
+    if not postgres.available():
+        left_out |= {"postgres", "postgrest"}
+    return tuple(s for s in SERVICES if s not in left_out)
+
+
+class LocalCloud:
+    """Start with `start()` or `with LocalCloud(dir) as cloud:`; `.env` is what a client needs."""
+
+    def __init__(
+        self,
+        state_dir: Path | str,
+        services: Collection[str] | None = None,
+        function_sources: Mapping[str, str] | None = None,
+        function_env: Mapping[str, str] | None = None,
+    ) -> None:
+        """`function_sources` maps a function name to another source file (tests' fixture functions);
+        `function_env` adds to or overrides the settings the function processes see."""
+        self.state_dir = Path(state_dir).resolve()
+        self.services = tuple(s for s in SERVICES if s in (services or default_services()))
+        unknown = set(services or ()) - set(SERVICES)
+        if unknown:
+            raise ValueError(f"unknown services {sorted(unknown)}; choose from {SERVICES}")
+        for service in self.services:
+            if missing := NEEDS.get(service, set()) - set(self.services):
+                raise ValueError(f"{service} needs {sorted(missing)} as well")
+        self.function_sources = dict(function_sources or {})
+        self.function_env = dict(function_env or {})
+        # Processes in start order, grouped in tiers: a tier's members started side by side and
+        # depend only on earlier tiers, so a tier stops together, last tier first.
+        self.tiers: list[list[ManagedProcess]] = []
+        self.endpoints: dict[str, str] = {}
+        self.function_urls: dict[str, str] = {}
+        self.env: dict[str, str] = {}
+        self.supervisor = Supervisor(lambda: [p for p in self.processes if p.name.startswith("function-")])
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self, attempts: int = 3) -> LocalCloud:
+        """Start the selected services; on any failure, stop what was started and re-raise.
+
+        Ports are picked free (bind to port 0) and then handed to a child, so another program on the
+        machine can take one in between: a start that lost such a race is retried with fresh ports.
+        """
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start()
+                break
+            except ProcessStartError as error:
+                self.stop()
+                if attempt == attempts or not _lost_a_port_race(error):
+                    raise
+            except BaseException:
+                self.stop()
+                raise
+        self._write_state()
+        self.supervisor.start()
+        return self
+
+    @property
+    def processes(self) -> list[ManagedProcess]:
+        return [process for tier in self.tiers for process in tier]
+
+    def _run(self, process: ManagedProcess, endpoint: str | None = None, new_tier: bool = True) -> str:
+        if new_tier or not self.tiers:
+            self.tiers.append([])
+        self.tiers[-1].append(process)
+        self._write_state()  # after every start, so `down` finds a half-started cloud too
+        return endpoint or ""
+
+    def _start(self) -> None:
+        selected, sd = set(self.services), self.state_dir
+        self.env = {
+            "GCP_PROJECT_ID": topology.PROJECT_ID,
+            "GCP_REGION": topology.REGION,
+            "GCP_BUCKET_NAME": topology.PACKAGE_BUCKET,
+            "GCP_STAGING_BUCKET": topology.STAGING_BUCKET,
+            "VERTEX_AI_GPU_TYPE": "NVIDIA_L4",
+            "VERTEX_AI_MACHINE_TYPE": "g2-standard-4",
+            "VERTEX_AI_SERVICE_ACCOUNT": f"trainer@{topology.PROJECT_ID}.iam.gserviceaccount.com",
+            "FLEXRUN_LOCAL": "1",
+        }
+        topics = (topology.PACKAGE_EVENTS_TOPIC, topology.RUN_REQUESTS_TOPIC, topology.JOB_EVENTS_TOPIC)
+        if "pubsub" in selected:
+            process, host = pubsub.start_pubsub(sd)
+            self.env["PUBSUB_EMULATOR_HOST"] = self.endpoints["pubsub"] = self._run(process, host)
+            pubsub.create_topology(host, topology.PROJECT_ID, topics, topology.FUNCTIONS)
+        if "gcs" in selected:
+            process, url = gcs.start_gcs(sd, self.env["PUBSUB_EMULATOR_HOST"], topology.PROJECT_ID, topics[0])
+            self.env["STORAGE_EMULATOR_HOST"] = self.endpoints["gcs"] = self._run(process, url)
+            gcs.create_buckets(url, topology.PROJECT_ID, (topology.PACKAGE_BUCKET, topology.STAGING_BUCKET))
+        # Services that need only storage and Pub/Sub start side by side (each waits on its own
+        # readiness): on a 2-core laptop this saves seconds, most of all on the functions' imports.
+        tasks: dict[str, Callable[[], tuple[ManagedProcess, str]]] = {}
+        if "mongo" in selected:
+            tasks["mongo"] = lambda: mongo.start_mongo(sd)
+        if "slack" in selected:
+            tasks["slack"] = lambda: slack.start_slack(sd, sys.executable, REPO_ROOT)
+        if "postgres" in selected:
+            tasks["postgres"] = lambda: postgres.start_postgres(sd, REPO_ROOT / "supabase" / "migrations")
+        if "vertex" in selected:
+            storage_host, pubsub_host = self.env["STORAGE_EMULATOR_HOST"], self.env["PUBSUB_EMULATOR_HOST"]
+            tasks["vertex"] = lambda: jobservice.start_vertex(sd, REPO_ROOT, storage_host, pubsub_host)
+        self.endpoints.update(self._parallel(tasks))
+        if "mongo" in selected:
+            self.env["MONGODB_URL"] = self.endpoints["mongo"]
+        if "postgrest" in selected:
+            process, url = start_postgrest(
+                sd, sys.executable, REPO_ROOT, self.endpoints["postgres"], topology.SUPABASE_KEY
+            )
+            self.env["SUPABASE_URL"] = self.endpoints["postgrest"] = self._run(process, url)
+            self.env["SUPABASE_KEY"] = topology.SUPABASE_KEY
+        if "slack" in selected:
+            self.env["SLACK_WEBHOOK_URL"] = f"{self.endpoints['slack']}/services/local/flexrun/hook"
+        if "vertex" in selected:
+            self.env["VERTEX_AI_API_ENDPOINT"] = self.endpoints["vertex"]
+        if "functions" in selected:
+            function_env = {**self.env, **self.function_env}
+            self.function_urls = self._parallel(
+                {
+                    spec.name: partial(
+                        start_function, spec, sd, REPO_ROOT, function_env, self.function_sources.get(spec.name)
+                    )
+                    for spec in topology.FUNCTIONS
+                }
+            )
+            self.endpoints.update({f"function:{name}": url for name, url in self.function_urls.items()})
+        if "eventarc" in selected:
+            routes = Routes(
+                pubsub_host=self.env["PUBSUB_EMULATOR_HOST"],
+                project=topology.PROJECT_ID,
+                package_bucket=topology.PACKAGE_BUCKET,
+                routes=tuple(
+                    Route(spec.name, spec.subscription, spec.topic, spec.event_type, self.function_urls[spec.name])
+                    for spec in topology.FUNCTIONS
+                ),
+            )
+            self._run(start_eventarc(sd, sys.executable, REPO_ROOT, routes))
+
+    def _parallel(self, tasks: Mapping[str, Callable[[], tuple[ManagedProcess, str]]]) -> dict[str, str]:
+        """Run start functions concurrently; keep every process that started, then raise a failure."""
+        if not tasks:
+            return {}
+        endpoints: dict[str, str] = {}
+        errors: list[BaseException] = []
+        self.tiers.append([])
+        with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
+            futures = {name: pool.submit(task) for name, task in tasks.items()}
+            for name, future in futures.items():
+                try:
+                    process, endpoint = future.result()
+                except BaseException as error:  # noqa: BLE001 — re-raised below, after the others
+                    errors.append(error)
+                    continue
+                endpoints[name] = self._run(process, endpoint, new_tier=False)
+        if errors:
+            raise errors[0]
+        return endpoints
+
+    def stop(self) -> None:
+        """Stop every process in reverse start order, each by its own PID; safe to call again."""
+        self.supervisor.stop()
+        while self.tiers:
+            _stop_together(self.tiers.pop())
+        postgres.remove_data(self.state_dir)
+        for name in (STATE_FILE, "env"):  # a stale env file would point clients at dead ports
+            (self.state_dir / name).unlink(missing_ok=True)
+
+    def _write_state(self) -> None:
+        exports = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in sorted(self.env.items()))
+        (self.state_dir / "env").write_text(exports)
+        state = {
+            "state_dir": str(self.state_dir),
+            "written_at": time.time(),
+            "endpoints": self.endpoints,
+            "env": self.env,
+            "processes": [
+                {
+                    "name": p.name,
+                    "tier": tier,
+                    "pid": p.pid,
+                    "start_time": process_start_time(p.pid),
+                    "ready_seconds": p.ready_seconds,
+                    "stop_grace": p.stop_grace,
+                    "log": str(p.log_path),
+                }
+                for tier, members in enumerate(self.tiers)
+                for p in members
+                if p.pid is not None
+            ],
+        }
+        (self.state_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+
+    # Faults for the chaos tests: one service down for a while, then back with its port and data.
+    def process(self, name: str) -> ManagedProcess:
+        """The process of a service (`mongo`, `pubsub`, ...) or of a function (`submit-run`, ...)."""
+        wanted = name if name in SERVICES else f"function-{name}"
+        return next(p for p in self.processes if p.name == wanted)
+
+    def stop_service(self, name: str) -> None:
+        with self.supervisor.lock:
+            self.process(name).stop()
+
+    def start_service(self, name: str) -> None:
+        """Start a stopped service again on its port; the Pub/Sub emulator also gets its topology back
+        (it keeps everything in memory, where production Pub/Sub keeps its topics and subscriptions)."""
+        with self.supervisor.lock:
+            self.process(name).restart()
+        if name == "pubsub":
+            topics = (topology.PACKAGE_EVENTS_TOPIC, topology.RUN_REQUESTS_TOPIC, topology.JOB_EVENTS_TOPIC)
+            pubsub.create_topology(self.endpoints["pubsub"], topology.PROJECT_ID, topics, topology.FUNCTIONS)
+        self._write_state()  # new PIDs, so `down` still finds them
+
+    # Helpers for tests and the demo.
+    def storage_client(self) -> storage.Client:
+        return clients.storage_client(self.env["STORAGE_EMULATOR_HOST"])
+
+    def publisher(self) -> pubsub_v1.PublisherClient:
+        return clients.publisher_client(self.env["PUBSUB_EMULATOR_HOST"])
+
+    def function_url(self, name: str) -> str:
+        return self.function_urls[name]
+
+    def log_path(self, name: str) -> Path:
+        """The log of a process: a name from SERVICES (`mongo`, `postgrest`, ...) or a function's."""
+        prefix = "" if name in SERVICES else "function-"
+        return self.state_dir / "logs" / f"{prefix}{name}.log"
+
+    def slack_messages(self) -> list[dict[str, Any]]:
+        """The payloads posted to the Slack webhook so far, oldest first."""
+        with urllib.request.urlopen(f"{self.endpoints['slack']}/_received", timeout=5) as response:
+            return [entry["payload"] for entry in json.load(response)]
+
+
+def _lost_a_port_race(error: ProcessStartError) -> bool:
+    text = str(error).lower()
+    return "address already in use" in text or "bind: address" in text
+
+
+def down(state_dir: Path | str) -> list[str]:
+    """Stop a cloud another process started (`python -m local up`), by the PIDs it recorded."""
+    state_path = Path(state_dir) / STATE_FILE
+    if not state_path.exists():
+        return []
+    state = json.loads(state_path.read_text())
+    stopped: list[str] = []
+    entries = state.get("processes", [])
+    for tier in sorted({entry.get("tier", 0) for entry in entries}, reverse=True):
+        members = [entry for entry in entries if entry.get("tier", 0) == tier]
+        with ThreadPoolExecutor(max_workers=len(members)) as pool:
+            done = pool.map(_stop_entry, members)
+            stopped += [entry["name"] for entry, ok in zip(members, list(done), strict=True) if ok]
+    state_path.unlink(missing_ok=True)
+    (Path(state_dir) / "env").unlink(missing_ok=True)
+    postgres.remove_data(Path(state_dir))
+    return stopped
+
+
+def _stop_entry(entry: dict[str, Any]) -> bool:
+    return stop_recorded(int(entry["pid"]), entry.get("start_time"), float(entry.get("stop_grace", 10.0)))
+
+
+def _stop_together(processes: list[ManagedProcess]) -> None:
+    if len(processes) == 1:
+        processes[0].stop()
+    elif processes:
+        with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+            list(pool.map(lambda process: process.stop(), processes))
+
+
+def recorded_state(state_dir: Path | str) -> dict[str, Any] | None:
+    path = Path(state_dir) / STATE_FILE
+    return json.loads(path.read_text()) if path.exists() else None

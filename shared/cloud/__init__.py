@@ -1,0 +1,1 @@
+"""Cloud clients built once per function instance, from the settings."""

@@ -1,0 +1,85 @@
+"""Builds the clients a handler's core needs from the settings, once per function instance."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from shared.cloud import clients
+from shared.config.settings import Settings
+from shared.errors import ConfigurationError
+from shared.notify.slack import LogOnlyNotifier, Notifier, SlackNotifier
+from shared.packages.manifest import ManifestStore
+from shared.stores.base import RunStore
+from shared.stores.mirrored_store import MirroredRunStore
+from shared.stores.mongo_store import MongoRunStore
+from shared.stores.supabase_store import SupabaseRunStore
+
+
+def package_bucket(settings: Settings) -> Any:
+    return clients.storage_client(settings.gcp_project_id).bucket(settings.gcp_bucket_name)
+
+
+def manifest_store(settings: Settings) -> ManifestStore:
+    return ManifestStore(package_bucket(settings), settings.flexrun_manifest_object)
+
+
+def storage(settings: Settings) -> Any:
+    return clients.storage_client(settings.gcp_project_id)
+
+
+@functools.lru_cache(maxsize=2)
+def _mongo_store(url: str) -> MongoRunStore:
+    return MongoRunStore(clients.mongo_database(url))
+
+
+def supabase_client(url: str, key: str) -> Any:
+    """`supabase.create_client` with our own HTTP client: a hung request must not hold an event for minutes."""
+    import httpx
+    from supabase import ClientOptions, create_client  # imported lazily: about a second of cold start
+
+    options = ClientOptions(httpx_client=httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0)))
+    return create_client(url, key, options=options)
+
+
+@functools.lru_cache(maxsize=2)
+def _supabase_store(url: str, key: str) -> SupabaseRunStore:
+    return SupabaseRunStore(supabase_client(url, key))
+
+
+def run_store(settings: Settings) -> RunStore:
+    """MongoDB, Supabase, or both (MongoDB decides, Supabase mirrors): whichever is configured."""
+    if bool(settings.supabase_url) != bool(settings.supabase_key):
+        raise ConfigurationError("SUPABASE_URL and SUPABASE_KEY must be set together")
+    mongo = _mongo_store(settings.mongodb_url.get_secret_value()) if settings.mongodb_url else None
+    supabase = (
+        _supabase_store(settings.supabase_url, settings.supabase_key.get_secret_value())
+        if settings.supabase_url and settings.supabase_key
+        else None
+    )
+    if mongo and supabase:
+        return MirroredRunStore(mongo, [supabase])
+    if mongo or supabase:
+        return mongo or supabase  # type: ignore[return-value]
+    raise ConfigurationError("missing required setting(s): MONGODB_URL and/or SUPABASE_URL + SUPABASE_KEY")
+
+
+def notifier(settings: Settings) -> Notifier:
+    if settings.slack_webhook_url is None:
+        return LogOnlyNotifier()
+    return _slack(settings.slack_webhook_url.get_secret_value())
+
+
+@functools.lru_cache(maxsize=2)
+def _slack(url: str) -> SlackNotifier:
+    return SlackNotifier(url)
+
+
+def jobs_for_region(settings: Settings) -> Any:
+    """A function region → JobServiceClient: each region has its own regional endpoint."""
+
+    def client_for(region: str) -> Any:
+        endpoint = settings.vertex_ai_api_endpoint or f"{region}-aiplatform.googleapis.com"
+        return clients.job_service_client(endpoint)
+
+    return client_for

@@ -1,0 +1,1 @@
+"""Settings, structured logs and the duration grammar: how every function is configured and speaks."""

@@ -1,0 +1,1 @@
+"""CloudEvents in, typed values out, and the one place that decides acknowledge or retry."""

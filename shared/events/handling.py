@@ -1,0 +1,69 @@
+"""The one place that decides: acknowledge an event, or raise so the trigger redelivers it.
+
+Permanent errors are logged and recorded, then acknowledged. Transient errors and surprises are raised
+(Eventarc retries), unless the event is older than FLEXRUN_MAX_EVENT_AGE: a bug must not loop forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from shared.config import logs
+from shared.errors import ConfigurationError, PermanentError, TransientError
+from shared.events.cloudevents import CloudEventLike, event_time
+
+T = TypeVar("T")
+
+
+def run_handler(
+    function: str,
+    event: CloudEventLike,
+    core: Callable[[], T],
+    *,
+    max_event_age_seconds: int,
+    record_rejection: Callable[[str, dict[str, Any]], None] | None = None,
+) -> T | None:
+    with logs.log_context(function=function, event_id=event.get("id"), event_type=event.get("type")):
+        try:
+            return core()
+        except PermanentError as exc:
+            logs.warning("event acknowledged without retry", reason_code=exc.reason_code, error=str(exc)[:2000])
+            if record_rejection is not None:
+                _record(record_rejection, exc, event)
+            return None
+        except ConfigurationError as exc:
+            logs.error("function misconfigured; event will be retried", error=str(exc))
+            raise
+        except TransientError as exc:
+            if _too_old(event, max_event_age_seconds):
+                logs.error("transient failure past the max event age; dropping event", error=str(exc))
+                return None
+            logs.warning("transient failure; event will be retried", error=str(exc))
+            raise
+        except Exception as exc:
+            if _too_old(event, max_event_age_seconds):
+                logs.error(
+                    "unexpected failure past the max event age; dropping event",
+                    error=f"{exc.__class__.__name__}: {exc}"[:2000],
+                )
+                return None
+            logs.error("unexpected failure; event will be retried", error=f"{exc.__class__.__name__}: {exc}"[:2000])
+            raise
+
+
+def _too_old(event: CloudEventLike, max_age_seconds: int) -> bool:
+    published = event_time(event)
+    if published is None:
+        return False
+    return (datetime.now(timezone.utc) - published).total_seconds() > max_age_seconds
+
+
+def _record(
+    record_rejection: Callable[[str, dict[str, Any]], None], exc: PermanentError, event: CloudEventLike
+) -> None:
+    try:
+        record_rejection(exc.reason_code, {"event_id": event.get("id"), "error": str(exc)[:2000]})
+    except Exception as record_error:  # recording is best effort; the acknowledgement must still happen
+        logs.warning("could not record the rejected event", error=record_error.__class__.__name__)

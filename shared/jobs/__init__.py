@@ -1,0 +1,1 @@
+"""Vertex AI jobs: the GPU catalog, the CustomJob built for an attempt, API errors sorted."""

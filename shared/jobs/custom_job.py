@@ -1,0 +1,119 @@
+"""A resolved run plan → the Vertex AI CustomJob that runs it on DWS flex-start GPUs.
+
+Built with `google.cloud.aiplatform_v1` directly: the high-level SDK's training classes drop
+`max_wait_duration=0`, and the low-level module is much lighter to import.
+
+Secrets: a CustomJob's `PythonPackageSpec.env` holds only plain `EnvVar(name, value)` pairs (aiplatform_v1's
+`SecretEnvVar` exists for Agent Engine, not for CustomJob), so a secret can never be handed over by
+reference the way Cloud Run does it. The job therefore carries `<NAME>_SECRET` = the Secret Manager
+secret *version resource name*, and the trainer, running as the job's service account with
+`roles/secretmanager.secretAccessor`, reads the value itself. No secret value is in the job spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from shared.config.settings import MAX_TIMEOUT_SECONDS
+from shared.errors import InvalidRunRequest
+from shared.jobs.catalog import canonical_gpu
+from shared.runs.request import label_value
+
+if TYPE_CHECKING:
+    from google.cloud import aiplatform_v1
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    run_key: str
+    attempt: int
+    display_name: str
+    package_uri: str
+    package_version: str
+    package_sha256: str
+    python_module: str
+    executor_image: str
+    gpu_type: str
+    gpu_count: int
+    machine_type: str
+    region: str
+    max_wait_seconds: int
+    timeout_seconds: int
+    output_uri: str
+    service_account: str | None
+    correlation_id: str
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    strategy: str = "FLEX_START"
+    secret_env: dict[str, str] = field(default_factory=dict)  # NAME_SECRET → projects/…/secrets/…/versions/…
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {
+            "flexrun": "run",
+            "run_key": self.run_key,
+            "attempt": str(self.attempt),
+            "strategy": self.strategy.lower(),
+            "package_version": label_value(self.package_version),
+            "correlation_id": label_value(self.correlation_id),
+        }
+
+
+def accelerator_name(gpu_type: str) -> str:
+    from google.cloud import aiplatform_v1
+
+    name = canonical_gpu(gpu_type)
+    if name not in aiplatform_v1.AcceleratorType.__members__ or name == "ACCELERATOR_TYPE_UNSPECIFIED":
+        raise InvalidRunRequest(f"unknown GPU type {gpu_type!r}")
+    return name
+
+
+def check_limits(plan: RunPlan) -> None:
+    """Values outside Vertex's documented limits, refused before the call."""
+    if not 0 < plan.timeout_seconds <= MAX_TIMEOUT_SECONDS:
+        raise InvalidRunRequest(f"timeout must be 1 s to 7 days (DWS limit), not {plan.timeout_seconds} s")
+    if plan.max_wait_seconds < 0:
+        raise InvalidRunRequest("max_wait must not be negative (0 = wait without limit)")
+    if not 1 <= plan.gpu_count <= 16:
+        raise InvalidRunRequest(f"gpu count must be 1 to 16, not {plan.gpu_count}")
+    clash = set(plan.env) & set(plan.secret_env)
+    if clash:
+        raise InvalidRunRequest(f"env {sorted(clash)} would shadow secret references")
+
+
+def build_custom_job(plan: RunPlan) -> aiplatform_v1.CustomJob:
+    from datetime import timedelta
+
+    from google.cloud import aiplatform_v1
+
+    check_limits(plan)
+    env = {**plan.env, **plan.secret_env}
+    package = aiplatform_v1.PythonPackageSpec(
+        executor_image_uri=plan.executor_image,
+        package_uris=[plan.package_uri],
+        python_module=plan.python_module,
+        args=list(plan.args),
+        env=[aiplatform_v1.EnvVar(name=k, value=v) for k, v in sorted(env.items())],
+    )
+    machine = aiplatform_v1.MachineSpec(
+        machine_type=plan.machine_type,
+        accelerator_type=aiplatform_v1.AcceleratorType[accelerator_name(plan.gpu_type)],
+        accelerator_count=plan.gpu_count,
+    )
+    scheduling = aiplatform_v1.Scheduling(
+        strategy=aiplatform_v1.Scheduling.Strategy[plan.strategy],
+        timeout=timedelta(seconds=plan.timeout_seconds),
+    )
+    if plan.strategy == "FLEX_START":  # only DWS waits; 0 is sent as "0s" and means "wait without limit"
+        scheduling.max_wait_duration = timedelta(seconds=plan.max_wait_seconds)
+    spec = aiplatform_v1.CustomJobSpec(
+        worker_pool_specs=[
+            aiplatform_v1.WorkerPoolSpec(machine_spec=machine, replica_count=1, python_package_spec=package)
+        ],
+        scheduling=scheduling,
+        base_output_directory=aiplatform_v1.GcsDestination(output_uri_prefix=plan.output_uri),
+    )
+    if plan.service_account:
+        spec.service_account = plan.service_account
+    return aiplatform_v1.CustomJob(display_name=plan.display_name, job_spec=spec, labels=plan.labels)

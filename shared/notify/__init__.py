@@ -1,0 +1,1 @@
+"""Slack: the webhook client and the text of each message."""

@@ -1,0 +1,98 @@
+"""The Slack message for a run that reached a terminal state: the numbers that matter, and what to do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.notify.slack import SlackMessage, fields, section
+
+_ICONS = {"succeeded": ":white_check_mark:", "failed": ":x:", "cancelled": ":no_entry_sign:", "expired": ":hourglass:"}
+CONSOLE = "https://console.cloud.google.com"  # links for people in Slack; flexrun never calls it
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _score(block: dict[str, Any], measure: str) -> str:
+    value = block.get(measure)
+    if not isinstance(value, int | float):
+        return "-"
+    return f"{value:.1%}" if measure == "directional_accuracy" else f"{value:.4g}"
+
+
+def model_summary(summary: dict[str, Any] | None) -> str | None:
+    """`RMSE 22.25 (naive 22.77), MAPE 0.485 (naive 0.49), direction 56.0% (naive 47.5%)`."""
+    if not summary or "rmse" not in (summary.get("model") or {}):
+        return None
+    model, naive = summary["model"], summary.get("naive_last_value") or {}
+    parts = []
+    for label, measure in (("RMSE", "rmse"), ("MAPE %", "mape"), ("direction", "directional_accuracy")):
+        if measure in model:
+            parts.append(f"{label} {_score(model, measure)} (naive {_score(naive, measure)})")
+    return ", ".join(parts)
+
+
+def console_url(job_name: str | None) -> str | None:
+    """The job's page in the Google Cloud console, from `projects/P/locations/L/customJobs/ID`."""
+    parts = (job_name or "").split("/")
+    if len(parts) != 6 or parts[4] != "customJobs":
+        return None
+    project, region, job_id = parts[1], parts[3], parts[5]
+    return f"{CONSOLE}/vertex-ai/locations/{region}/training/{job_id}/cpu?project={project}"
+
+
+def _browser(uri: str) -> str:
+    return f"{CONSOLE}/storage/browser/{uri.removeprefix('gs://')}"
+
+
+def _links(record: dict[str, Any]) -> str | None:
+    links = []
+    if url := console_url(record.get("job_name")):
+        links.append(f"<{url}|Vertex AI job>")
+    for label, key in (("plot", "plot_uri"), ("predictions", "predictions_uri"), ("model", "model_uri")):
+        if record.get(key):
+            links.append(f"<{_browser(record[key].rsplit('/', 1)[0])}|{label}> `{record[key]}`")
+    if not links and record.get("output_uri"):
+        links.append(f"Outputs: `{record['output_uri']}`")
+    return " · ".join(links) or None
+
+
+def run_finished(record: dict[str, Any]) -> SlackMessage:
+    state = record.get("state", "?")
+    title = f"{_ICONS.get(state, '')} Run `{record.get('run_key')}` {state}".strip()
+    attempt = record.get("attempt", 1)
+    headline = (
+        f"{title}: {record.get('package_version', '?')} on {record.get('gpu_count', 1)}× {record.get('gpu_type')}"
+        + (f" (attempt {attempt})" if attempt != 1 else "")
+    )
+    strategy = record.get("strategy") or "-"
+    if record.get("step_label"):
+        strategy += f" (fallback step {record['step_label']})"
+    pairs = [
+        ("Job", str(record.get("job_id", "-"))),
+        ("Machine", f"{record.get('machine_type')} in {record.get('region')}"),
+        ("Strategy", strategy),
+        ("Waited for capacity", duration(record.get("wait_seconds"))),
+        ("Ran", duration(record.get("run_seconds"))),
+    ]
+    cost, total = record.get("estimated_cost_usd"), record.get("total_cost_usd")
+    if cost is not None:
+        pairs.append(("Estimated GPU cost", f"${cost:.2f}" + (f" (run total ${total:.2f})" if total else "")))
+    summary = model_summary(record.get("metrics_summary"))
+    if summary:
+        pairs.append(("Model vs naive", summary))
+    blocks = [section(f"*{headline}*"), fields(pairs)]
+    error = (record.get("error") or {}).get("message")
+    if error:
+        hint = record.get("hint")
+        why = f"*Why* ({record.get('failure_class', 'unknown')}): {error[:500]}"
+        blocks.append(section(why + (f"\n*What to do:* {hint}" if hint else "")))
+    if links := _links(record):
+        blocks.append(section(links))
+    text = headline + (f" — {summary}" if summary else "") + (f" — {error[:200]}" if error else "")
+    return SlackMessage(text=text, blocks=blocks)

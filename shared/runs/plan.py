@@ -1,0 +1,118 @@
+"""A run message's resolved plan: which package, which steps of the fallback chain, which job per attempt.
+
+Pure functions of the request, the manifest and the settings: no client, no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.config.settings import Settings
+from shared.errors import NoDeployableVersion
+from shared.jobs.catalog import default_machine, executor_image
+from shared.jobs.custom_job import RunPlan
+from shared.packages.manifest import Manifest, ManifestEntry
+from shared.runs import fallback
+from shared.runs.request import RunRequest
+
+
+def resolve_package(request: RunRequest, manifest: Manifest) -> ManifestEntry:
+    if request.package_version:
+        entry = manifest.validated(request.package_version)
+        if entry is None:
+            raise NoDeployableVersion(f"version {request.package_version} is not a validated package version")
+        return entry
+    entry = manifest.deployable()
+    if entry is None:
+        raise NoDeployableVersion("no validated package version yet: upload one first")
+    return entry
+
+
+def resolve_steps(request: RunRequest, settings: Settings) -> list[fallback.Resolved]:
+    """Every attempt's step: the chain (message's, else configured) with the message's overrides on step 1."""
+    steps = (
+        fallback.parse_chain(request.fallback)
+        if request.fallback is not None
+        else fallback.configured_chain(settings.flexrun_fallback_chain)
+    )
+    defaults = fallback.Resolved(
+        gpu_type=settings.vertex_ai_gpu_type,
+        gpu_count=settings.vertex_ai_gpu_count,
+        machine_type=settings.vertex_ai_machine_type,
+        region=settings.gcp_region,
+        strategy="FLEX_START",
+        max_wait=settings.vertex_ai_max_wait_duration,
+    )
+    first = steps[0].over(defaults) if steps else defaults
+    gpu = request.gpu
+    first = fallback.Step(
+        gpu_type=gpu.type if gpu else None,
+        gpu_count=gpu.count if gpu else None,
+        machine_type=request.machine_type
+        or (default_machine(gpu.type, gpu.count) if gpu and gpu.type != first.gpu_type else None),
+        region=request.region,
+        max_wait=request.max_wait,
+    ).over(first)
+    return fallback.resolve_chain(first, steps, settings.flexrun_fallback_order)
+
+
+def trainer_secret_refs(settings: Settings) -> dict[str, str]:
+    """FLEXRUN_TRAINER_SECRETS `MONGODB_URL=mongodb-url[:VERSION]` → {"MONGODB_URL_SECRET": version name}."""
+    refs = {}
+    for item in filter(None, (part.strip() for part in settings.flexrun_trainer_secrets.split(","))):
+        name, _, secret = item.partition("=")
+        if secret.startswith("projects/"):
+            refs[f"{name}_SECRET"] = secret
+            continue
+        secret_id, _, version = secret.partition(":")
+        refs[f"{name}_SECRET"] = (
+            f"projects/{settings.gcp_project_id}/secrets/{secret_id}/versions/{version or 'latest'}"
+        )
+    return refs
+
+
+def make_plan(run: dict[str, Any], step: fallback.Resolved, attempt: int, settings: Settings) -> RunPlan:
+    """One attempt's plan from the run's fixed part (`run`, as recorded) and the attempt's step."""
+    run_key = run["run_key"]
+    image_pinned = "vertex_ai_executor_image" in settings.model_fields_set
+    return RunPlan(
+        run_key=run_key,
+        attempt=attempt,
+        display_name=f"{settings.vertex_ai_job_name}-{run_key}-a{attempt}"[:128],
+        package_uri=run["package_uri"],
+        package_version=run["package_version"],
+        package_sha256=run["package_sha256"],
+        python_module=settings.flexrun_trainer_module,
+        executor_image=settings.vertex_ai_executor_image
+        if image_pinned
+        else executor_image(step.gpu_type, step.region),
+        gpu_type=step.gpu_type,
+        gpu_count=step.gpu_count,
+        machine_type=step.machine_type,
+        region=step.region,
+        max_wait_seconds=step.max_wait,
+        timeout_seconds=run["timeout_seconds"],
+        output_uri=f"gs://{settings.staging_bucket}/{settings.flexrun_output_prefix}{run_key}/attempt-{attempt}/",
+        service_account=settings.vertex_ai_service_account,
+        correlation_id=run["correlation_id"],
+        args=tuple(run.get("args") or ()),
+        env=dict(run.get("env") or {}),
+        strategy=step.strategy,
+        secret_env=trainer_secret_refs(settings),
+    )
+
+
+def attempt_fields(plan: RunPlan, run: dict[str, Any], chain: list[dict[str, Any]], step_label: str) -> dict[str, Any]:
+    return {
+        **run,
+        "chain": chain,
+        "step_label": step_label,
+        "gpu_type": plan.gpu_type,
+        "gpu_count": plan.gpu_count,
+        "machine_type": plan.machine_type,
+        "region": plan.region,
+        "strategy": plan.strategy,
+        "max_wait_seconds": plan.max_wait_seconds,
+        "output_uri": plan.output_uri,
+        "executor_image": plan.executor_image,
+    }

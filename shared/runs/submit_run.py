@@ -1,0 +1,248 @@
+"""Run message → one Vertex AI CustomJob per attempt, exactly once per (run_key, attempt).
+
+Dedupe key: (run_key, attempt). The claim is a unique insert in the run store; a job already carrying
+the run_key and attempt labels (a crash after create, before the record was updated) is adopted, not
+duplicated. When an attempt fails for capacity (wait expired, stockout, quota), `continue_run` submits
+the next step of the run's fallback chain as attempt + 1, through the same claim.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from shared.config import logs
+from shared.config.settings import Settings
+from shared.errors import PermanentError, TransientError
+from shared.events.cloudevents import PubsubMessage
+from shared.jobs.api_errors import capacity_refusal, classify
+from shared.jobs.custom_job import RunPlan, build_custom_job
+from shared.packages.manifest import Manifest
+from shared.runs import fallback
+from shared.runs.plan import attempt_fields, make_plan, resolve_package, resolve_steps
+from shared.runs.request import default_run_key, parse_run_request
+from shared.runs.states import RunState
+from shared.stores.base import RunStore
+
+CLAIM_WAIT_SECONDS = 5.0  # a create on Vertex answers well within this
+CLAIM_STALE_SECONDS = 120.0  # a claim this old without a job: its claimant died between claim and create
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    action: str  # "created" | "adopted" | "duplicate" | "ended"
+    run_key: str
+    job_name: str
+    attempt: int = 1
+
+
+def _find_job(jobs: Any, parent: str, run_key: str, attempt: int) -> Any | None:
+    try:
+        found = jobs.list_custom_jobs(
+            request={"parent": parent, "filter": f'labels.run_key="{run_key}" AND labels.attempt="{attempt}"'}
+        )
+        return next(iter(found), None)
+    except Exception as exc:
+        raise classify(exc, "listing jobs") from exc
+
+
+def submit_attempt(
+    plan: RunPlan, fields: dict[str, Any], *, settings: Settings, jobs_for_region: Any, store: RunStore
+) -> SubmitOutcome:
+    known = store.get(plan.run_key, plan.attempt)  # redeliveries are most messages: one read answers them
+    if known and known.get("job_name"):
+        logs.info("run already submitted; duplicate message acknowledged", job_name=known["job_name"])
+        return SubmitOutcome("duplicate", plan.run_key, known["job_name"], plan.attempt)
+    record, created = store.claim(plan.run_key, plan.attempt, fields)
+    if not created and not record.get("job_name") and not RunState(record["state"]).is_terminal():
+        record = _await_claimant(store, plan, record)
+    if record.get("job_name"):
+        logs.info("run already submitted; duplicate message acknowledged", job_name=record["job_name"])
+        return SubmitOutcome("duplicate", plan.run_key, record["job_name"], plan.attempt)
+    if RunState(record["state"]).is_terminal():  # refused at create time earlier: only its fallback is left
+        return continue_run(record, settings=settings, jobs_for_region=jobs_for_region, store=store) or SubmitOutcome(
+            "duplicate", plan.run_key, "", plan.attempt
+        )
+
+    if record.get("claim_released_at"):
+        store.update_fields(plan.run_key, plan.attempt, {"claim_released_at": None})  # this delivery holds it now
+    try:
+        job, action = _create_or_adopt(plan, record, settings=settings, jobs_for_region=jobs_for_region, store=store)
+    except PermanentError:
+        raise
+    except Exception:
+        _release_claim(store, plan)
+        raise
+    if isinstance(job, SubmitOutcome):  # refused for capacity: the fallback decided what happens
+        return job
+    store.advance(plan.run_key, plan.attempt, RunState.QUEUED, {})
+    logs.notice(
+        f"job {action}",
+        job_name=job.name,
+        attempt=plan.attempt,
+        step=fields.get("step_label"),
+        package_version=plan.package_version,
+        claimed_now=created,
+    )
+    return SubmitOutcome(action, plan.run_key, job.name, plan.attempt)
+
+
+def _create_or_adopt(
+    plan: RunPlan, record: dict[str, Any], *, settings: Settings, jobs_for_region: Any, store: RunStore
+) -> tuple[Any, str]:
+    """Create the attempt's job (or adopt one a crashed delivery created) and record it."""
+    parent = f"projects/{settings.gcp_project_id}/locations/{plan.region}"
+    jobs = jobs_for_region(plan.region)
+    job = _find_job(jobs, parent, plan.run_key, plan.attempt)
+    action = "adopted"
+    if job is None:
+        try:
+            job = jobs.create_custom_job(parent=parent, custom_job=build_custom_job(plan))
+        except Exception as exc:
+            refused = _refused(exc, plan, record, settings=settings, jobs_for_region=jobs_for_region, store=store)
+            return refused, "refused"
+        action = "created"
+    job_id = job.name.rsplit("/", 1)[-1]
+    store.attach_job(
+        plan.run_key, plan.attempt, {"job_name": job.name, "job_id": job_id, "created_at": job.create_time or None}
+    )
+    return job, action
+
+
+def _release_claim(store: RunStore, plan: RunPlan) -> None:
+    """A retryable failure after the claim: let this message's redelivery take over at once.
+
+    Without it the redelivery would find the claim, take it for another live delivery's, and wait
+    CLAIM_STALE_SECONDS before taking over. The run_key label check still finds a job created before
+    the failure, so taking over never duplicates one.
+    """
+    try:
+        store.update_fields(plan.run_key, plan.attempt, {"claim_released_at": datetime.now(timezone.utc)})
+    except Exception as exc:  # the store itself may be what failed: then the stale-claim rule applies
+        logs.warning("could not release the claim", attempt=plan.attempt, error=exc.__class__.__name__)
+
+
+def _await_claimant(store: RunStore, plan: RunPlan, record: dict[str, Any]) -> dict[str, Any]:
+    """Another delivery claimed this attempt and is creating its job: wait briefly for the job name.
+
+    Only the claimant creates; a duplicate that raced it must not. If the claim stays without a job,
+    the duplicate is retried later (TransientError) until the claim is older than CLAIM_STALE_SECONDS:
+    then the claimant is presumed dead and this delivery takes over (the run_key label check still
+    finds a job the dead claimant created before it could record it).
+    """
+    deadline = time.monotonic() + CLAIM_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        current = store.get(plan.run_key, plan.attempt) or record
+        if current.get("job_name") or RunState(current["state"]).is_terminal():
+            return current
+        if current.get("claim_released_at"):
+            logs.info("claim released by a failed delivery; taking over", attempt=plan.attempt)
+            return current
+    claimed_at = record.get("requested_at")
+    if (
+        isinstance(claimed_at, datetime)
+        and (datetime.now(timezone.utc) - claimed_at).total_seconds() < CLAIM_STALE_SECONDS
+    ):
+        raise TransientError(f"attempt {plan.attempt} of {plan.run_key} is being submitted by another delivery")
+    logs.warning("stale claim without a job; taking over", attempt=plan.attempt)
+    return record
+
+
+def _refused(
+    exc: Exception, plan: RunPlan, record: dict[str, Any], *, settings: Settings, jobs_for_region: Any, store: RunStore
+) -> SubmitOutcome:
+    """Create refused: a capacity refusal (quota, stockout) ends this attempt and falls back; others raise."""
+    reason = capacity_refusal(exc)
+    if reason is not None:
+        message = str(getattr(exc, "message", exc))
+        failed = {"error": {"message": message}, "failure_class": reason}
+        store.advance(plan.run_key, plan.attempt, RunState.FAILED, failed)
+        logs.warning("job refused for capacity", attempt=plan.attempt, reason=reason, error=message[:500])
+        outcome = continue_run(
+            {**record, **failed, "state": "failed"}, settings=settings, jobs_for_region=jobs_for_region, store=store
+        )
+        return outcome or SubmitOutcome("ended", plan.run_key, "", plan.attempt)
+    error = classify(exc, "creating the job")
+    if isinstance(error, PermanentError):
+        store.advance(
+            plan.run_key,
+            plan.attempt,
+            RunState.FAILED,
+            {"error": {"message": str(error)}, "failure_class": "submit_refused"},
+        )
+    raise error from exc
+
+
+def continue_run(
+    record: dict[str, Any], *, settings: Settings, jobs_for_region: Any, store: RunStore
+) -> SubmitOutcome | None:
+    """After a terminal attempt: submit the next step when it failed for capacity; None when the run ends.
+
+    Safe to call again for the same record (redelivered job events): the next attempt's claim dedupes.
+    """
+    retry_on = frozenset(filter(None, (c.strip() for c in settings.flexrun_fallback_on.split(","))))
+    decision = fallback.next_step(record, retry_on, settings.flexrun_fallback_max_attempts)
+    if decision is None:
+        return None
+    attempt, step, reason = decision
+    run_key = record["run_key"]
+    note = f"Fell back to attempt {attempt}: {step.label} (attempt {attempt - 1} ended: {reason})."
+    store.update_fields(run_key, attempt - 1, {"fallback_reason": reason, "next_attempt": attempt, "hint": note})
+    logs.notice("capacity fallback", run_key=run_key, attempt=attempt, reason=reason, step=step.label)
+    run = {key: record.get(key) for key in _RUN_KEYS}
+    plan = make_plan(run, step, attempt, settings)
+    fields = attempt_fields(plan, run, record["chain"], step.label)
+    fields.update(previous_attempt=attempt - 1, fallback_reason=reason)
+    try:
+        return submit_attempt(plan, fields, settings=settings, jobs_for_region=jobs_for_region, store=store)
+    except PermanentError as exc:  # the earlier attempt's announcement must still go out
+        store.update_fields(run_key, attempt - 1, {"fallback_error": str(exc)[:1000]})
+        logs.warning("fallback attempt refused", attempt=attempt, error=str(exc)[:500])
+        return None
+
+
+# What every attempt of a run shares (recorded on each attempt, so a fallback needs only the record).
+_RUN_KEYS = (
+    "run_key",
+    "package_uri",
+    "package_version",
+    "package_sha256",
+    "timeout_seconds",
+    "correlation_id",
+    "args",
+    "env",
+    "requested_by",
+    "reason",
+    "published_at",
+    "trigger",
+)
+
+
+def handle_run_request(
+    message: PubsubMessage, *, settings: Settings, manifest: Manifest, jobs_for_region: Any, store: RunStore
+) -> SubmitOutcome:
+    request = parse_run_request(message)
+    run_key = request.run_key or default_run_key(message)
+    package = resolve_package(request, manifest)
+    steps = resolve_steps(request, settings)
+    run = {
+        "run_key": run_key,
+        "package_uri": package.uri,
+        "package_version": package.version,
+        "package_sha256": package.sha256,
+        "timeout_seconds": request.timeout or settings.vertex_ai_timeout,
+        "correlation_id": message.attributes.get("correlation_id") or message.message_id or run_key,
+        "args": list(request.args),
+        "env": dict(request.env),
+        "requested_by": request.requested_by or message.attributes.get("requested_by"),
+        "reason": request.reason,
+        "published_at": message.publish_time,
+        "trigger": "schedule" if message.attributes.get("schedule") else "message",
+    }
+    logs.bind(run_key=run_key, correlation_id=run["correlation_id"])
+    plan = make_plan(run, steps[0], 1, settings)
+    fields = attempt_fields(plan, run, [s.as_dict() for s in steps], steps[0].label)
+    return submit_attempt(plan, fields, settings=settings, jobs_for_region=jobs_for_region, store=store)

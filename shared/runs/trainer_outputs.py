@@ -1,0 +1,108 @@
+"""The trainer's outputs in the job's output directory → run-record fields and prediction rows.
+
+Read only once `_SUCCESS` is there (the trainer writes it last). `metrics.json` and
+`predictions.json` are schema version 1 (trainer/README.md); a reader ignores fields it doesn't know.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.errors import TransientError
+
+ARTIFACTS = {"plot_uri": "forecast.png", "predictions_uri": "predictions.json", "model_uri": "model.keras"}
+BASELINES = ("naive_last_value", "moving_average")
+MEASURES = ("rmse", "mae", "mape", "directional_accuracy")
+
+
+@dataclass(frozen=True)
+class TrainerOutputs:
+    fields: dict[str, Any]  # what goes into the run record
+    predictions: list[dict[str, Any]] = field(default_factory=list)  # one row per (symbol, target date)
+
+
+def read_trainer_outputs(storage: Any, output_uri: str) -> TrainerOutputs:
+    """Fields and prediction rows from `OUTPUT_URI/model/`; `outputs_complete` false until `_SUCCESS`."""
+    from google.api_core import exceptions as gexc
+
+    bucket_name, _, prefix = output_uri.removeprefix("gs://").partition("/")
+    model_dir = prefix.rstrip("/") + "/model/"
+    bucket = storage.bucket(bucket_name)
+    try:
+        if not bucket.blob(model_dir + "_SUCCESS").exists():
+            return TrainerOutputs({"outputs_complete": False})
+        metrics = json.loads(bucket.blob(model_dir + "metrics.json").download_as_bytes())
+        document = json.loads(bucket.blob(model_dir + "predictions.json").download_as_bytes())
+    except gexc.NotFound:
+        return TrainerOutputs({"outputs_complete": False, "outputs_error": "metrics.json or predictions.json missing"})
+    except (gexc.ServiceUnavailable, gexc.TooManyRequests, gexc.InternalServerError, OSError) as exc:
+        raise TransientError(f"reading trainer outputs failed: {exc.__class__.__name__}") from exc
+    except json.JSONDecodeError:
+        return TrainerOutputs(
+            {"outputs_complete": False, "outputs_error": "metrics.json or predictions.json is not JSON"}
+        )
+    base = f"gs://{bucket_name}/{model_dir}"
+    artifacts = {name: base + name for name in ("metrics.json", "predictions.json", "forecast.png", "model.keras")}
+    fields: dict[str, Any] = {
+        "outputs_complete": True,
+        "metrics": metrics,
+        "metrics_summary": metrics_summary(metrics),
+        "artifacts": artifacts,
+        **{key: base + name for key, name in ARTIFACTS.items()},
+    }
+    try:
+        rows = prediction_rows(document)
+    except ValueError as exc:
+        return TrainerOutputs({**fields, "outputs_error": f"predictions.json: {exc}"})
+    return TrainerOutputs({**fields, "prediction_count": len(rows)}, rows)
+
+
+def metrics_summary(metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The test-period scores of the model next to its baselines (pooled over symbols)."""
+    evaluation = metrics.get("evaluation") if isinstance(metrics, dict) else None
+    if not isinstance(evaluation, dict):
+        return None
+    overall = evaluation.get("overall") or {}
+    if not isinstance(overall.get("model"), dict):
+        return None
+    summary: dict[str, Any] = {
+        forecast: {m: overall[forecast][m] for m in MEASURES if m in (overall.get(forecast) or {})}
+        for forecast in ("model", *BASELINES)
+        if isinstance(overall.get(forecast), dict)
+    }
+    summary["main_metric"] = "rmse"
+    if isinstance(evaluation.get("model_beats_naive"), dict):
+        summary["model_beats_naive"] = evaluation["model_beats_naive"]
+    if isinstance(evaluation.get("period"), dict):
+        summary["test_period"] = evaluation["period"]
+    return summary
+
+
+def prediction_rows(document: Any) -> list[dict[str, Any]]:
+    """predictions.json (schema version 1) → rows keyed by (symbol, target_date); ValueError if malformed."""
+    if not isinstance(document, dict) or document.get("schema_version") != 1:
+        raise ValueError("expected a JSON object with schema_version 1")
+    model, version = document.get("model"), document.get("package_version")
+    rows = []
+    for item in document.get("predictions") or []:
+        if not isinstance(item, dict) or not item.get("symbol") or not item.get("target_date"):
+            raise ValueError("every prediction needs a symbol and a target_date")
+        if not isinstance(item.get("predicted_close"), int | float):
+            raise ValueError(f"prediction for {item['symbol']} has no numeric predicted_close")
+        rows.append(
+            {
+                "symbol": str(item["symbol"]),
+                "target_date": str(item["target_date"]),
+                "last_date": item.get("last_date"),
+                "last_close": item.get("last_close"),
+                "predicted_close": float(item["predicted_close"]),
+                "predicted_return": item.get("predicted_return"),
+                "baselines": item.get("baselines"),
+                "model": model,
+                "package_version": version,
+                "generated_at": document.get("generated_at"),
+            }
+        )
+    return rows

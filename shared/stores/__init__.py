@@ -1,0 +1,1 @@
+"""Where runs are recorded: the store interface, MongoDB, Supabase, and both mirrored."""
