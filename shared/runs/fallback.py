@@ -25,9 +25,10 @@ from typing import Any
 
 from shared.errors import ConfigurationError, InvalidRunRequest
 from shared.jobs import catalog
+from shared.runs.failures import CAPACITY, FailureClass, classify
 
 STRATEGIES = ("FLEX_START", "SPOT", "STANDARD")
-CAPACITY_FAILURES = frozenset({"capacity_wait_expired", "stockout", "quota_exceeded"})
+CAPACITY_FAILURES = frozenset(failure.value for failure in CAPACITY)
 _STRATEGY_RANK = {name: rank for rank, name in enumerate(STRATEGIES)}  # tie-break: cheaper strategy first
 _STEP = re.compile(
     r"^(?:(?P<gpu>[A-Za-z0-9_]+?)(?:x(?P<count>\d+))?(?:/(?P<machine>[a-z0-9-]+))?)?"
@@ -171,21 +172,19 @@ def _price_key(step: Resolved) -> tuple[float, int]:
     return (float("inf") if price is None else price * step.gpu_count, _STRATEGY_RANK[step.strategy])
 
 
-def capacity_failure(state: str, failure_class: str | None, error_message: str) -> str | None:
-    """The capacity reason a finished attempt failed for (None: not a capacity failure).
+def capacity_failure(state: str, failure_class: str | None, error: dict[str, Any] | None) -> FailureClass | None:
+    """The capacity class a finished attempt failed for (None: not a capacity failure).
 
-    DWS's expired wait, a stockout ("Resources are insufficient in region") and a quota refusal
-    ("The following quota metrics exceed quota limits") are what another GPU, region or strategy
-    can fix; a trainer error or a timeout is not, and ends the run.
+    The class stored with the attempt wins (job-state and submit-run asked the classifier when it
+    ended); an attempt without one (a reconciled expiry) is classified from its state and error now.
+    A DWS wait that expired, a stockout or a quota refusal is what another GPU, region or strategy can
+    fix; a trainer error or a timeout is not, and ends the run.
     """
-    text = (error_message or "").lower()
-    if state == "expired" or failure_class == "capacity_wait_expired" or "wait duration" in text:
-        return "capacity_wait_expired"
-    if "quota" in text or failure_class == "quota_exceeded":
-        return "quota_exceeded"
-    if "resources are insufficient" in text or "stockout" in text or "resource_pool_exhausted" in text:
-        return "stockout"
-    return None
+    stored = FailureClass.parse(failure_class)
+    if stored is None or stored is FailureClass.UNKNOWN:
+        error = error or {}
+        stored = classify(str(error.get("message") or ""), job_state=state, rpc_code=error.get("code"))
+    return stored if stored.is_capacity else None
 
 
 def next_step(record: dict[str, Any], retry_on: frozenset[str], max_attempts: int) -> tuple[int, Resolved, str] | None:
@@ -194,9 +193,7 @@ def next_step(record: dict[str, Any], retry_on: frozenset[str], max_attempts: in
     attempt = int(record.get("attempt", 1))
     if attempt >= min(len(chain), max_attempts):
         return None
-    reason = capacity_failure(
-        str(record.get("state")), record.get("failure_class"), (record.get("error") or {}).get("message", "")
-    )
+    reason = capacity_failure(str(record.get("state")), record.get("failure_class"), record.get("error"))
     if reason is None or reason not in retry_on:
         return None
     return attempt + 1, Resolved(**chain[attempt]), reason

@@ -20,7 +20,7 @@ from shared.jobs.api_errors import classify
 from shared.jobs.catalog import estimated_cost_usd
 from shared.notify.slack import Notifier
 from shared.notify.slack_text import run_finished
-from shared.runs.failures import classify_failure
+from shared.runs import failures
 from shared.runs.states import RunState, from_vertex
 from shared.runs.submit_run import continue_run
 from shared.runs.trainer_outputs import read_trainer_outputs
@@ -70,12 +70,12 @@ def _job_fields(job: Any, record: dict[str, Any], wake_up: JobWakeUp) -> dict[st
         "estimated_cost_usd": estimated_cost_usd(gpu_type, gpu_count, run_seconds),
     }
     if job.error and job.error.message:
-        failure_class, hint = classify_failure(job.error.message, wake_up.text)
+        failure = failures.classify(job.error.message, wake_up.text, job_state=job.state.name, rpc_code=job.error.code)
         fields.update(
             {
                 "error": {"code": job.error.code, "message": job.error.message},
-                "failure_class": failure_class,
-                "hint": hint,
+                "failure_class": failure.value,
+                "hint": failure.hint,
             }
         )
     return {key: value for key, value in fields.items() if value is not None}
@@ -144,7 +144,7 @@ def handle_job_wake_up(
     except Exception as exc:
         raise classify(exc, "reading the job") from exc
 
-    state = from_vertex(job.state.name, job.error.message if job.error else "")
+    state = from_vertex(job.state.name, job.error.message if job.error else "", job.error.code if job.error else None)
     if state is None:
         return ReportOutcome("unchanged", record["run_key"], record.get("state"))
     fields = _job_fields(job, record, wake_up)

@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.runs.failures import FailureClass, classify
+
 SCHEMA_VERSION = 1
 
 
@@ -62,14 +64,17 @@ _FROM_VERTEX = {
     "JOB_STATE_EXPIRED": RunState.EXPIRED,
 }
 
-_EXPIRY_MARKERS = ("max wait duration", "maximum wait duration", "maxwaitduration", "max_wait_duration")
 
+def from_vertex(job_state_name: str, error_message: str = "", error_code: int | None = None) -> RunState | None:
+    """Our state for a Vertex JobState name; None for states we don't track (unspecified, paused).
 
-def from_vertex(job_state_name: str, error_message: str = "") -> RunState | None:
-    """Our state for a Vertex JobState name; None for states we don't track (unspecified, paused)."""
+    A FLEX_START job whose max wait passed may end JOB_STATE_FAILED with an error: it is `expired`
+    when the failure classifier says so.
+    """
     state = _FROM_VERTEX.get(job_state_name)
-    if state is RunState.FAILED and any(marker in error_message.lower() for marker in _EXPIRY_MARKERS):
-        return RunState.EXPIRED
+    if state is RunState.FAILED and error_message:
+        if classify(error_message, rpc_code=error_code) is FailureClass.CAPACITY_WAIT_EXPIRED:
+            return RunState.EXPIRED
     return state
 
 

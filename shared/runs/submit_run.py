@@ -17,10 +17,11 @@ from shared.config import logs
 from shared.config.settings import Settings
 from shared.errors import PermanentError, TransientError
 from shared.events.cloudevents import PubsubMessage
-from shared.jobs.api_errors import capacity_refusal, classify
+from shared.jobs.api_errors import classify
 from shared.jobs.custom_job import RunPlan, build_custom_job
 from shared.packages.manifest import Manifest
-from shared.runs import fallback
+from shared.runs import failures, fallback
+from shared.runs.failures import FailureClass
 from shared.runs.plan import attempt_fields, make_plan, resolve_package, resolve_steps
 from shared.runs.request import default_run_key, parse_run_request
 from shared.runs.states import RunState
@@ -155,12 +156,12 @@ def _refused(
     exc: Exception, plan: RunPlan, record: dict[str, Any], *, settings: Settings, jobs_for_region: Any, store: RunStore
 ) -> SubmitOutcome:
     """Create refused: a capacity refusal (quota, stockout) ends this attempt and falls back; others raise."""
-    reason = capacity_refusal(exc)
+    reason = failures.refusal(exc)
     if reason is not None:
         message = str(getattr(exc, "message", exc))
-        failed = {"error": {"message": message}, "failure_class": reason}
+        failed = {"error": {"message": message}, "failure_class": reason.value, "hint": reason.hint}
         store.advance(plan.run_key, plan.attempt, RunState.FAILED, failed)
-        logs.warning("job refused for capacity", attempt=plan.attempt, reason=reason, error=message[:500])
+        logs.warning("job refused for capacity", attempt=plan.attempt, reason=reason.value, error=message[:500])
         outcome = continue_run(
             {**record, **failed, "state": "failed"}, settings=settings, jobs_for_region=jobs_for_region, store=store
         )
@@ -171,7 +172,11 @@ def _refused(
             plan.run_key,
             plan.attempt,
             RunState.FAILED,
-            {"error": {"message": str(error)}, "failure_class": "submit_refused"},
+            {
+                "error": {"message": str(error)},
+                "failure_class": FailureClass.SUBMIT_REFUSED.value,
+                "hint": FailureClass.SUBMIT_REFUSED.hint,
+            },
         )
     raise error from exc
 
