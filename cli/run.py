@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 import uuid
@@ -19,19 +18,25 @@ import click
 
 from cli.schedule import load_schedule
 from cli.target import DEFAULT_ENV_FILE, Target, load_target
+from shared.config import durations
 
 RUN_REQUESTS_TOPIC = "run-requests"
 TERMINAL = {"succeeded", "failed", "cancelled", "expired"}
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
 
 
-def parse_duration(text: str) -> int:
-    """'2h', '90m', '1h30m', '45s' or plain seconds → seconds."""
-    match = _DURATION.match(text.strip())
-    if not text.strip() or not match or not any(match.groups()):
-        raise click.BadParameter(f"{text!r} is not a duration like 2h, 30m, 1h30m or 600")
-    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+class Duration(click.ParamType):
+    """A CLI duration in the one grammar the settings, run messages and fallback steps use."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            return durations.parse_seconds(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+DURATION = Duration()
 
 
 def _target(ctx: click.Context) -> Target:
@@ -82,18 +87,18 @@ def follow(target: Target, run_key: str, timeout: float) -> dict[str, Any]:
 @click.option("--count", type=int, default=None, help="GPUs per replica.")
 @click.option("--machine-type", help="e.g. g2-standard-8 (must carry the GPU).")
 @click.option("--region", help="Vertex AI region.")
-@click.option("--max-wait", help="How long DWS may queue the job: 2h, 30m, 0 = no limit.")
-@click.option("--timeout", "timeout_", help="How long the job may run: 1h, 90m (at most 7 days).")
+@click.option("--max-wait", type=DURATION, help="How long DWS may queue the job: 2h, 1h30m, 0 = no limit.")
+@click.option("--timeout", "timeout_", type=DURATION, help="How long the job may run: 1h, 90m (at most 7 days).")
 @click.option("--version", "package_version", help="Package version (default: pinned, else newest validated).")
 @click.option("--run-key", help="Idempotency key (default: a new one).")
 @click.option("--reason", help="Why this run: shown in the record and Slack.")
 @click.option("--arg", "args", multiple=True, help="A trainer argument (repeat), e.g. --arg=--epochs --arg=5.")
 @click.option("--wait/--no-wait", default=False, help="Follow the run to its end with a live status line.")
-@click.option("--wait-timeout", type=float, default=3 * 3600, show_default=True, help="Seconds --wait waits.")
+@click.option("--wait-timeout", type=DURATION, default="3h", show_default=True, help="How long --wait waits.")
 @click.pass_context
 def run(ctx: click.Context, gpu: str | None, count: int | None, machine_type: str | None, region: str | None,
-        max_wait: str | None, timeout_: str | None, package_version: str | None, run_key: str | None,
-        reason: str | None, args: tuple[str, ...], wait: bool, wait_timeout: float) -> None:  # fmt: skip
+        max_wait: int | None, timeout_: int | None, package_version: str | None, run_key: str | None,
+        reason: str | None, args: tuple[str, ...], wait: bool, wait_timeout: int) -> None:  # fmt: skip
     """Start a training run now: publishes one run message to run-requests."""
     import getpass
 
@@ -105,9 +110,9 @@ def run(ctx: click.Context, gpu: str | None, count: int | None, machine_type: st
     optional = {"machine_type": machine_type, "region": region, "package_version": package_version, "reason": reason}
     message.update({k: v for k, v in optional.items() if v})
     if max_wait is not None:
-        message["max_wait"] = parse_duration(max_wait)
+        message["max_wait"] = max_wait
     if timeout_ is not None:
-        message["timeout"] = parse_duration(timeout_)
+        message["timeout"] = timeout_
     if args:
         message["args"] = list(args)
     message_id = publish(target, json.dumps(message).encode())

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.config.durations import Seconds
 from shared.errors import ConfigurationError
 
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600  # Vertex AI's ceiling for scheduling.timeout
@@ -31,10 +32,10 @@ class Settings(BaseSettings):
     vertex_ai_machine_type: str = Field("a2-highgpu-1g")
     vertex_ai_gpu_type: str = Field("NVIDIA_TESLA_A100")
     vertex_ai_gpu_count: int = Field(1, ge=1, le=16)
-    vertex_ai_max_wait_duration: int = Field(
-        1800, ge=0, description="Seconds a FLEX_START job may queue; 0 = no limit."
+    vertex_ai_max_wait_duration: Seconds = Field(
+        1800, ge=0, description="How long a FLEX_START job may queue (600, 30m, 1h30m); 0 = no limit."
     )
-    vertex_ai_timeout: int = Field(3600, ge=1, le=MAX_TIMEOUT_SECONDS, description="Seconds a job may run.")
+    vertex_ai_timeout: Seconds = Field(3600, ge=1, le=MAX_TIMEOUT_SECONDS, description="How long a job may run.")
     vertex_ai_service_account: str | None = Field(None, description="Service account the trainer runs as.")
     vertex_ai_api_endpoint: str | None = Field(
         None, description="Vertex AI endpoint; default REGION-aiplatform.googleapis.com. http:// selects a local one."
@@ -68,7 +69,7 @@ class Settings(BaseSettings):
         "tensorflow-cpu,tensorflow-gpu,tensorflow-intel,tensorflow-macos,tf-nightly,tf-nightly-gpu",
         description="Requirements a package may not declare (they would replace the image's TensorFlow).",
     )
-    flexrun_max_event_age: int = Field(
+    flexrun_max_event_age: Seconds = Field(
         3600, ge=60, description="Seconds after which a still-failing event is dropped instead of retried forever."
     )
     # Run messages → jobs (issue 5): capacity fallback chain and the trainer's secrets

@@ -5,7 +5,8 @@ file) or from the run message's `fallback` field. Compact text, steps separated 
 
     L4@us-central1:FLEX_START, L4@us-east4:FLEX_START, A100@us-central1:FLEX_START~2h, L4:SPOT, STANDARD
 
-A step is `[GPU[xCOUNT][/MACHINE]][@REGION][:STRATEGY][~MAX_WAIT]`; what it leaves out is inherited from
+A step is `[GPU[xCOUNT][/MACHINE]][@REGION][:STRATEGY][~MAX_WAIT]` (MAX_WAIT in the one duration
+grammar, shared/config/durations.py: `~90m`, `~1h30m`); what it leaves out is inherited from
 the step before (the first step inherits the run message and the settings). `STANDARD` alone means
 "the same GPU and region, on demand": with a FLEX_START step before it that has `~30m`, that is the
 seeds' FALL_BACK_TO_ON_DEMAND ("after waiting 30 minutes, fall back to on-demand").
@@ -23,6 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from shared.config import durations
 from shared.errors import ConfigurationError, InvalidRunRequest
 from shared.jobs import catalog
 from shared.runs.failures import CAPACITY, FailureClass, classify
@@ -32,15 +34,8 @@ CAPACITY_FAILURES = frozenset(failure.value for failure in CAPACITY)
 _STRATEGY_RANK = {name: rank for rank, name in enumerate(STRATEGIES)}  # tie-break: cheaper strategy first
 _STEP = re.compile(
     r"^(?:(?P<gpu>[A-Za-z0-9_]+?)(?:x(?P<count>\d+))?(?:/(?P<machine>[a-z0-9-]+))?)?"
-    r"(?:@(?P<region>[a-z]+-[a-z]+\d))?(?::(?P<strategy>[A-Z_]+))?(?:~(?P<wait>\d+[smhd]?))?$"
+    r"(?:@(?P<region>[a-z]+-[a-z]+\d))?(?::(?P<strategy>[A-Z_]+))?(?:~(?P<wait>[0-9dhms]+))?$"
 )
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> int:
-    """`90`, `90s`, `30m`, `2h`, `1d` → seconds."""
-    unit = text[-1] if text[-1] in _UNITS else "s"
-    return int(text.rstrip("smhd")) * _UNITS[unit]
 
 
 @dataclass(frozen=True)
@@ -71,7 +66,7 @@ class Step:
             machine_type=found["machine"],
             region=found["region"],
             strategy=strategy,
-            max_wait=parse_duration(found["wait"]) if found["wait"] else None,
+            max_wait=durations.parse_seconds(found["wait"]) if found["wait"] else None,
         )
 
     @classmethod
@@ -79,6 +74,8 @@ class Step:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"fallback step has unknown fields {sorted(unknown)}")
+        if isinstance(data.get("max_wait"), str):
+            data = {**data, "max_wait": durations.parse_seconds(data["max_wait"])}
         step = cls(**data)
         if step.strategy is not None and step.strategy not in STRATEGIES:
             raise ValueError(f"fallback step strategy must be one of {', '.join(STRATEGIES)}")

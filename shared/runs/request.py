@@ -1,7 +1,8 @@
 """The run message: what Cloud Scheduler or a person publishes to ask for a training run.
 
 JSON in the Pub/Sub message data (schema_version 1); unknown fields, wrong types (strict: "3" is not
-a number) and bad values are refused with a message that names the field. An empty message (`{}` or
+a number; durations are whole seconds or text like "1h30m") and bad values are refused with a message that
+names the field. An empty message (`{}` or
 no data) means "run the deployable version with defaults". Attributes are for routing only: `schedule`
 (set by Cloud Scheduler jobs), `correlation_id`, `requested_by`.
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shared.config.durations import Seconds
 from shared.config.settings import MAX_TIMEOUT_SECONDS
 from shared.errors import InvalidRunRequest
 from shared.events.cloudevents import PubsubMessage
@@ -50,8 +52,9 @@ class RunRequest(BaseModel):
     gpu: GpuRequest | None = None
     machine_type: str | None = Field(None, pattern=r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
     region: str | None = Field(None, pattern=r"^[a-z]+-[a-z]+[0-9]$")
-    max_wait: int | None = Field(None, ge=0, description="Seconds; 0 = wait without limit.")
-    timeout: int | None = Field(None, ge=1, le=MAX_TIMEOUT_SECONDS)
+    # Durations: seconds or the one grammar's text ("1h30m", shared/config/durations.py).
+    max_wait: Seconds | None = Field(None, ge=0, description="0 = wait without limit.")
+    timeout: Seconds | None = Field(None, ge=1, le=MAX_TIMEOUT_SECONDS)
     args: list[str] = Field(default_factory=list, max_length=64)
     env: dict[str, str] = Field(default_factory=dict, max_length=64)
     run_key: str | None = None

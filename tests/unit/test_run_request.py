@@ -82,7 +82,8 @@ def test_label_values_stay_within_vertex_rules_and_unique():
 @pytest.mark.parametrize(
     "payload, field",
     [
-        ({"max_wait": "30"}, "max_wait"),  # strict: a string is not a number of seconds
+        ({"max_wait": "half an hour"}, "max_wait"),  # not the duration grammar (shared/config/durations.py)
+        ({"max_wait": 1.5}, "max_wait"),  # strict: whole seconds
         ({"timeout": True}, "timeout"),
         ({"gpu": {"type": "NVIDIA_IMAGINARY"}}, "gpu.type"),
         ({"gpu": "L4"}, "gpu"),

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 
-from cli.run import parse_duration
 from cli.schedule import load_schedule
 from shared.events.cloudevents import PubsubMessage
 from shared.runs.request import default_run_key, parse_run_request
@@ -34,18 +32,3 @@ def test_the_scheduled_message_is_a_valid_run_request_keyed_by_schedule_and_minu
     )
     parse_run_request(message)
     assert default_run_key(message) == f"{plan.name}-20261127t1600"
-
-
-@pytest.mark.parametrize(
-    "text, seconds", [("2h", 7200), ("30m", 1800), ("1h30m", 5400), ("45s", 45), ("600", 600), ("0", 0), ("1d", 86400)]
-)
-def test_durations_read_as_people_write_them(text: str, seconds: int):
-    assert parse_duration(text) == seconds
-
-
-@pytest.mark.parametrize("text", ["", "soon", "2x", "h"])
-def test_unreadable_durations_are_refused(text: str):
-    import click
-
-    with pytest.raises(click.BadParameter):
-        parse_duration(text)
