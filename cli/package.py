@@ -213,3 +213,14 @@ def unpin(ctx: click.Context, by: str) -> None:
 def rollback(ctx: click.Context, by: str) -> None:
     """Pin the newest validated version older than the one deployed now."""
     _change(ctx, "rollback", None, by)
+
+
+def _register() -> None:
+    # Defined in their own modules (this one holds the cloud-facing commands); registered here so
+    # `flexrun package --help` lists them all.
+    from cli.package_check import check
+
+    package.add_command(check)
+
+
+_register()

@@ -5,6 +5,7 @@ Cloud Functions deploys a directory with `main.py` and `requirements.txt` at its
     main.py             re-exports the function's target from functions/<module>.py
     functions/          __init__.py and that one entry module
     shared/             flexrun's core, copied whole (data files such as gpu_catalog.json included)
+    image/requirements.lock   the trainer image's pins, which validate-package checks requirements against
     requirements.txt    the lines of the root requirements.txt that the bundle's code imports
 
 The requirements are derived from the code (every import, lazy ones included), so a new import in
@@ -25,6 +26,8 @@ from deploy.topology import FUNCTIONS, FunctionSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COPIED_PACKAGES = ("shared",)
+# Data files the core reads from the repository root (`shared.packages.pins`), copied when they exist.
+COPIED_FILES = ("image/requirements.lock",)
 IGNORED_FILES = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
 
 # Top-level import name → the root requirements.txt distribution that provides it. Names provided
@@ -85,6 +88,10 @@ def build_bundle(spec: FunctionSpec, target: Path, requirement_lines: dict[str, 
     shutil.copy2(entry, target / "functions" / entry.name)
     for package in COPIED_PACKAGES:
         shutil.copytree(repo_root / package, target / package, ignore=IGNORED_FILES)
+    for name in COPIED_FILES:
+        if (repo_root / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(repo_root / name, target / name)
     (target / "main.py").write_text(_main_py(spec))
 
     needed = sorted({provider(name) for name in third_party_imports(target)})

@@ -1,14 +1,18 @@
-"""A package's name, version and requirements, and its entry module's shape, read statically.
+"""A package's name, version and requirements as every file pip may build it from declares them.
 
-PKG-INFO is parsed as an email message, pyproject.toml with `tomllib`, setup.py and the entry module with
-`ast`: nothing from the package is ever imported or executed (`compile()` only turns source into a code
-object, which is then thrown away).
+pip never installs an sdist from its PKG-INFO: it asks the build backend to prepare metadata again, and
+setuptools reads `pyproject.toml`, `setup.cfg` and `setup.py` for that. So each of the four files is read
+(PKG-INFO as an email message, `tomllib`, `configparser`, `ast`), and they must all agree; a value a file
+computes at build time cannot be checked and is refused. Nothing from the package is ever imported or
+executed.
 """
 
 from __future__ import annotations
 
 import ast
+import configparser
 import email.parser
+import re
 import tomllib
 from dataclasses import dataclass
 
@@ -18,155 +22,263 @@ from packaging.version import InvalidVersion, Version
 
 Reasons = list[tuple[str, str]]
 # In order of authority: PKG-INFO is what the build backend wrote; the others are what the author wrote.
-METADATA_FILES = ("PKG-INFO", "pyproject.toml", "setup.py")
+METADATA_FILES = ("PKG-INFO", "pyproject.toml", "setup.cfg", "setup.py")
+_NAME = re.compile(r"([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])", re.IGNORECASE)  # PEP 508 distribution name
+_EXTRA_MARKER = re.compile(r"\bextra\b")
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What one file says. None: it says nothing about that field (another file or the backend does)."""
+
+    name: str | None = None
+    version: str | None = None
+    requirements: tuple[str, ...] | None = None  # what `pip install` installs (no extras)
+    extras: tuple[str, ...] = ()  # optional extras' requirements: checked, never installed by a job
+    computed: tuple[str, ...] = ()  # fields this file computes at build time
+    entry_module: str | None = None  # `[tool.flexrun] entry-module` (pyproject.toml only)
 
 
 @dataclass(frozen=True)
 class PackageMetadata:
     name: str
     version: str
-    requirements: tuple[str, ...]
-    source: str
+    requirements: tuple[str, ...]  # every file's installed requirements (they agree, or it is rejected)
+    extras: tuple[str, ...]
+    source: str  # the most authoritative file that names the version
+    sources: tuple[str, ...]  # every metadata file the package has
+    entry_module: str | None = None
 
 
-@dataclass(frozen=True)
-class _Partial:
-    name: str | None = None
-    version: str | None = None
-    requirements: tuple[str, ...] | None = None
+def _split_extras(texts: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """PKG-INFO lists extras' requirements as `Requires-Dist: x; extra == "name"`."""
+    installed: list[str] = []
+    extras: list[str] = []
+    for text in texts:
+        marker = text.partition(";")[2]
+        (extras if _EXTRA_MARKER.search(marker) else installed).append(text)
+    return tuple(installed), tuple(extras)
 
 
-def _from_pkg_info(raw: bytes) -> _Partial:
+def _from_pkg_info(raw: bytes) -> Declared:
     message = email.parser.BytesParser().parsebytes(raw, headersonly=True)
-    return _Partial(
+    installed, extras = _split_extras([str(r).strip() for r in message.get_all("Requires-Dist") or ()])
+    # Metadata 2.2 `Dynamic:` names fields the backend fills in only when it builds.
+    dynamic = {str(d).strip().lower() for d in message.get_all("Dynamic") or ()}
+    return Declared(
         (message.get("Name") or "").strip() or None,
         (message.get("Version") or "").strip() or None,
-        tuple(str(r) for r in message.get_all("Requires-Dist") or ()),
+        installed,
+        extras,
+        computed=tuple(f for f in ("name", "version", "requires-dist") if f in dynamic),
     )
 
 
-def _from_pyproject(raw: bytes) -> _Partial:
-    project = tomllib.loads(raw.decode("utf-8")).get("project", {})
+def _strings(value: object, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{what} is not a list of strings")
+    return tuple(value)
+
+
+def _from_pyproject(raw: bytes) -> Declared:
+    document = tomllib.loads(raw.decode("utf-8"))
+    tool = document.get("tool", {}).get("flexrun", {}) if isinstance(document.get("tool"), dict) else {}
+    entry = tool.get("entry-module") if isinstance(tool, dict) else None
+    if entry is not None and not isinstance(entry, str):
+        raise ValueError("[tool.flexrun] entry-module is not a string")
+    project = document.get("project")
+    if project is None:
+        return Declared(entry_module=entry)  # setuptools then reads setup.cfg / setup.py
     if not isinstance(project, dict):
         raise ValueError("[project] is not a table")
-    name, version, dependencies = project.get("name"), project.get("version"), project.get("dependencies")
-    return _Partial(
-        name if isinstance(name, str) else None,
-        version if isinstance(version, str) else None,
-        tuple(str(d) for d in dependencies) if isinstance(dependencies, list) else None,
+    dynamic = set(_strings(project.get("dynamic", []), "[project] dynamic"))
+    name, version = project.get("name"), project.get("version")
+    if not isinstance(name, str) or (version is not None and not isinstance(version, str)):
+        raise ValueError("[project] name (required) and version must be strings")
+    # PEP 621: a field neither given nor listed in `dynamic` is empty.
+    requirements = None if "dependencies" in dynamic else _strings(project.get("dependencies", []), "dependencies")
+    optional = project.get("optional-dependencies", {})
+    if not isinstance(optional, dict):
+        raise ValueError("[project] optional-dependencies is not a table")
+    extras = tuple(r for key, group in optional.items() for r in _strings(group, f"optional-dependencies.{key}"))
+    return Declared(name, version, requirements, extras, entry_module=entry)
+
+
+def _from_setup_cfg(raw: bytes) -> Declared:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(raw.decode("utf-8"), source="setup.cfg")
+    computed: list[str] = []
+
+    def option(section: str, key: str) -> str | None:
+        value = parser.get(section, key, fallback=None)
+        if value is not None and value.strip().startswith(("attr:", "file:")):
+            computed.append(key)  # read from the package's code or another file when setuptools builds
+            return None
+        return value
+
+    def lines(value: str | None) -> tuple[str, ...]:
+        return tuple(s for s in (line.strip() for line in (value or "").splitlines()) if s and not s.startswith("#"))
+
+    name, version = option("metadata", "name"), option("metadata", "version")
+    requires = option("options", "install_requires")
+    extras_section = "options.extras_require"
+    extras = (
+        [option(extras_section, key) for key in parser.options(extras_section)]
+        if parser.has_section(extras_section)
+        else []
+    )
+    return Declared(
+        (name or "").strip() or None,
+        (version or "").strip() or None,
+        lines(requires) if requires is not None else None,
+        tuple(r for value in extras for r in lines(value)),
+        tuple(computed),
     )
 
 
-def _literal_keywords(call: ast.Call) -> dict[str, object]:
-    found: dict[str, object] = {}
-    for keyword in call.keywords:
-        if keyword.arg in ("name", "version", "install_requires"):
-            try:
-                found[keyword.arg] = ast.literal_eval(keyword.value)
-            except (ValueError, TypeError, SyntaxError, RecursionError):
-                pass  # computed at run time (version=get_version()): unknowable without running it
-    return found
-
-
-def _from_setup_py(raw: bytes) -> _Partial:
+def _from_setup_py(raw: bytes) -> Declared:
     tree = ast.parse(raw, filename="setup.py")
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            func = node.func
-            called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-            if called == "setup":
-                found = _literal_keywords(node)
-                name, version, requires = found.get("name"), found.get("version"), found.get("install_requires")
-                return _Partial(
-                    name if isinstance(name, str) else None,
-                    version if isinstance(version, str) else None,
-                    tuple(str(r) for r in requires) if isinstance(requires, (list, tuple)) else None,
-                )
-    return _Partial()
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        if called != "setup":
+            continue
+        found: dict[str, object] = {}
+        computed: list[str] = []
+        for keyword in node.keywords:
+            if keyword.arg is None:  # setup(**options): every field may come from it
+                computed += ["name", "version", "install_requires"]
+            elif keyword.arg in ("name", "version", "install_requires", "extras_require"):
+                try:
+                    found[keyword.arg] = ast.literal_eval(keyword.value)
+                except (ValueError, TypeError, SyntaxError, RecursionError):
+                    computed.append(keyword.arg)  # version=get_version(): unknowable without running it
+        name, version, requires = found.get("name"), found.get("version"), found.get("install_requires")
+        extras = found.get("extras_require", {})
+        extra_texts = [r for group in (extras.values() if isinstance(extras, dict) else ()) for r in _as_list(group)]
+        return Declared(
+            name if isinstance(name, str) else None,
+            version if isinstance(version, str) else None,
+            _as_list(requires) if "install_requires" in found else None,
+            tuple(extra_texts),
+            tuple(dict.fromkeys(computed)),
+        )
+    return Declared()
 
 
-_PARSERS = {"PKG-INFO": _from_pkg_info, "pyproject.toml": _from_pyproject, "setup.py": _from_setup_py}
+def _as_list(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(s.strip() for s in value.splitlines() if s.strip())
+    return tuple(str(v) for v in value) if isinstance(value, (list, tuple)) else ()
+
+
+_PARSERS = {
+    "PKG-INFO": _from_pkg_info,
+    "pyproject.toml": _from_pyproject,
+    "setup.cfg": _from_setup_cfg,
+    "setup.py": _from_setup_py,
+}
+
+
+def parse_file(filename: str, raw: bytes) -> tuple[Declared | None, Reasons]:
+    try:
+        return _PARSERS[filename](raw), []
+    except (ValueError, SyntaxError, RecursionError, UnicodeDecodeError, MemoryError, configparser.Error) as exc:
+        return None, [("bad_metadata", f"{filename} cannot be parsed: {exc.__class__.__name__}: {exc}")]
+
+
+def normal_requirement(text: str) -> str:
+    """One spelling per requirement (`Pandas >= 2` and `pandas>=2` agree); unparsable text as is."""
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        return text.strip()
+    requirement.name = canonicalize_name(requirement.name)
+    return str(requirement)
+
+
+def _unique(requirements: list[str]) -> tuple[str, ...]:
+    """Each requirement once, in its first spelling."""
+    first: dict[str, str] = {}
+    for text in requirements:
+        first.setdefault(normal_requirement(text), text)
+    return tuple(first.values())
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
 
 
 def read_metadata(files: dict[str, bytes]) -> tuple[PackageMetadata | None, Reasons]:
-    """Name, version and requirements from the most authoritative file that has them."""
+    """Name, version and requirements, once every metadata file has been read and compared."""
+    if not files:
+        return None, [("no_metadata", "no PKG-INFO, pyproject.toml, setup.cfg or setup.py at the top of the sdist")]
     reasons: Reasons = []
-    parsed: dict[str, _Partial] = {}
+    declared: dict[str, Declared] = {}
     for filename in METADATA_FILES:
         if filename in files:
-            try:
-                parsed[filename] = _PARSERS[filename](files[filename])
-            except (ValueError, SyntaxError, RecursionError, UnicodeDecodeError, MemoryError) as exc:
-                reasons.append(("bad_metadata", f"{filename} cannot be parsed: {exc.__class__.__name__}: {exc}"))
-    if not files:
-        return None, [("no_metadata", "no PKG-INFO, pyproject.toml or setup.py at the top of the sdist")]
-    source = next((f for f, p in parsed.items() if p.name and p.version), None)
-    if source is None:
+            parsed, problems = parse_file(filename, files[filename])
+            reasons += problems
+            if parsed is not None:
+                declared[filename] = parsed
+    for filename, found in declared.items():
+        for field in found.computed:
+            reasons.append(
+                ("dynamic_metadata", f"{filename} computes {field} at build time: what pip installs cannot be checked")
+            )
+    name_source = next((f for f, d in declared.items() if d.name), None)
+    source = next((f for f, d in declared.items() if d.version), None)
+    if name_source is None or source is None:
         reasons.append(("metadata_incomplete", f"no static name and version in {', '.join(sorted(files))}"))
         return None, reasons
-    chosen = parsed[source]
-    assert chosen.name and chosen.version
-    for other, partial in parsed.items():
-        if partial.version and partial.version != chosen.version:
-            reasons.append(
-                ("metadata_conflict", f"{source} says version {chosen.version}, {other} says {partial.version}")
-            )
+    name, version = declared[name_source].name or "", declared[source].version or ""
+    reasons += _disagreements(declared, name, name_source, version, source)
+    if not _NAME.fullmatch(name):
+        reasons.append(("bad_name", f"name {name!r} is not a valid distribution name (PEP 508)"))
     try:
-        Version(chosen.version)
+        Version(version)
     except InvalidVersion:
-        reasons.append(("bad_version", f"version {chosen.version!r} is not a PEP 440 version"))
-    return PackageMetadata(chosen.name, chosen.version, chosen.requirements or (), source), reasons
+        reasons.append(("bad_version", f"version {version!r} is not a PEP 440 version"))
+    requirements = [r for d in declared.values() for r in d.requirements or ()]
+    extras = [r for d in declared.values() for r in d.extras]
+    entry = next((d.entry_module for d in declared.values() if d.entry_module), None)
+    metadata = PackageMetadata(
+        name,
+        version,
+        _unique(requirements),
+        _unique(extras),
+        source,
+        tuple(sorted(files)),
+        entry,
+    )
+    return metadata, reasons
 
 
-def check_requirements(requirements: tuple[str, ...], denied: frozenset[str]) -> Reasons:
+def _disagreements(declared: dict[str, Declared], name: str, name_source: str, version: str, source: str) -> Reasons:
     reasons: Reasons = []
-    denied_names = {canonicalize_name(name) for name in denied}
-    for text in requirements:
-        try:
-            requirement = Requirement(text)
-        except InvalidRequirement as exc:
-            reasons.append(("bad_requirement", f"{text!r} is not a PEP 508 requirement: {exc}"))
-            continue
-        if canonicalize_name(requirement.name) in denied_names:
-            reasons.append(
-                ("denied_requirement", f"{requirement.name} is on the deny list (it would replace the image's TF)")
-            )
-    return reasons
-
-
-def _is_main_guard(test: ast.expr) -> bool:
-    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
-        return False
-    sides = [test.left, *test.comparators]
-    has_name = any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
-    has_main = any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides)
-    return has_name and has_main
-
-
-def _calls_main(node: ast.AST) -> bool:
-    """A call of `main` that runs when the statement runs (function and class bodies don't run)."""
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-        return False
-    if isinstance(node, ast.Call):
-        func = node.func
-        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-        if name == "main":
-            return True
-    return any(_calls_main(child) for child in ast.iter_child_nodes(node))
-
-
-def check_entry_module(path: str, source: bytes) -> Reasons:
-    try:
-        tree = ast.parse(source, filename=path)
-        compile(tree, path, "exec")  # compile only: the code object is discarded, never executed
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        return [("entry_module_syntax", f"{path} does not compile: {exc.__class__.__name__}: {exc}")]
-    reasons: Reasons = []
-    guards = [node for node in tree.body if isinstance(node, ast.If) and _is_main_guard(node.test)]
-    if not guards:
-        reasons.append(("no_main_guard", f'{path} has no `if __name__ == "__main__":` guard'))
-    unguarded = [node for node in tree.body if not (isinstance(node, ast.If) and node in guards)]
-    unguarded += [statement for guard in guards for statement in guard.orelse]
-    if any(_calls_main(node) for node in unguarded):
-        reasons.append(("unconditional_main", f"{path} calls main() at import time, outside the __main__ guard"))
+    for other, found in declared.items():
+        if found.name and canonicalize_name(found.name) != canonicalize_name(name):
+            reasons.append(("metadata_conflict", f"{name_source} says name {name}, {other} says {found.name}"))
+        if found.version and not _same_version(found.version, version):
+            reasons.append(("metadata_conflict", f"{source} says version {version}, {other} says {found.version}"))
+    stated = {
+        f: frozenset(map(normal_requirement, d.requirements)) for f, d in declared.items() if d.requirements is not None
+    }
+    if len(set(stated.values())) > 1:
+        first, *others = stated
+        for other in others:
+            if stated[other] != stated[first]:
+                only_first = ", ".join(sorted(stated[first] - stated[other])) or "nothing more"
+                only_other = ", ".join(sorted(stated[other] - stated[first])) or "nothing more"
+                reasons.append(
+                    (
+                        "metadata_conflict",
+                        f"requirements differ: {first} adds {only_first}; {other} adds {only_other}",
+                    )
+                )
     return reasons

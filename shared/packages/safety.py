@@ -3,27 +3,24 @@ installed or imported.
 
 The gzip'd tar is inflated chunk by chunk and every inflated byte is counted, so a size bomb is refused
 the moment it passes its limit, long before it is fully inflated; memory stays flat in the package size.
-Member rules follow Python's `tarfile` "data" extraction filter, only stricter (no links at all).
+Member rules: `shared.packages.members`; metadata and requirements: `metadata`, `requirements`, `pins`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import posixpath
 import tarfile
 import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from shared.errors import PackageRejected
-from shared.packages.metadata import (
-    METADATA_FILES,
-    PackageMetadata,
-    check_entry_module,
-    check_requirements,
-    read_metadata,
-)
+from shared.packages.entry_module import check_entry_module, is_module_name, module_paths
+from shared.packages.members import MemberRules, WantedFiles
+from shared.packages.metadata import PackageMetadata, read_metadata
+from shared.packages.pins import ImagePins, default_pins
+from shared.packages.requirements import check_requirements
 
 Reasons = list[tuple[str, str]]
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -58,6 +55,7 @@ class PackageInfo:
     entry_module_path: str
     requirements: tuple[str, ...] = field(default_factory=tuple)
     metadata_source: str = "PKG-INFO"
+    entry_module: str = ""
     members: int = 0
     uncompressed_bytes: int = 0
 
@@ -194,45 +192,9 @@ class _InflatedStream:
             self._buffer = memoryview(b"")
 
 
-def _member_problem(member: tarfile.TarInfo, seen: set[str]) -> tuple[str, str] | None:
-    """The first rule of the data filter (or ours) this member breaks, if any."""
-    name = member.name
-    if "\x00" in name or not name:
-        return ("bad_member_name", f"member name {name!r} is empty or contains NUL")
-    unix = name.replace("\\", "/")
-    if unix.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        return ("absolute_path", f"member {name!r} has an absolute path")
-    if ".." in unix.split("/"):
-        return ("path_traversal", f"member {name!r} escapes the archive with '..'")
-    if member.issym():
-        return ("symlink_member", f"member {name!r} is a symbolic link to {member.linkname!r}")
-    if member.islnk():
-        return ("hardlink_member", f"member {name!r} is a hard link to {member.linkname!r}")
-    if not (member.isfile() or member.isdir()):
-        return ("special_member", f"member {name!r} is a device, FIFO or other special file")
-    if member.mode & 0o6000:
-        return ("unsafe_mode", f"member {name!r} has the setuid or setgid bit ({oct(member.mode)})")
-    normalized = posixpath.normpath(unix)
-    if normalized in seen:
-        return ("duplicate_member", f"member {name!r} appears twice")
-    seen.add(normalized)
-    return None
-
-
-def _wanted(member: tarfile.TarInfo, module_paths: tuple[str, ...]) -> str | None:
-    """The sdist-relative path of a member the checks need to read, else None."""
-    _, _, relative = member.name.partition("/")
-    if relative in METADATA_FILES or relative in module_paths:
-        return relative
-    return None
-
-
-def _walk(
-    stream: _InflatedStream, limits: PackageLimits, module_paths: tuple[str, ...]
-) -> tuple[Reasons, dict[str, tuple[str, bytes]], int]:
+def _walk(stream: _InflatedStream, limits: PackageLimits, wanted: WantedFiles) -> tuple[Reasons, int]:
     reasons: Reasons = []
-    files: dict[str, tuple[str, bytes]] = {}
-    seen: set[str] = set()
+    rules = MemberRules()
     count = 0
     with tarfile.open(fileobj=stream, mode="r:") as archive:  # type: ignore[call-overload]
         while (member := archive.next()) is not None:
@@ -240,11 +202,11 @@ def _walk(
             count += 1
             if count > limits.max_members:
                 raise _Refused("too_many_members", f"more than {limits.max_members} members")
-            problem = _member_problem(member, seen)
+            problem = rules.problem(member)
             if problem:
                 reasons.append(problem)
                 continue
-            relative = _wanted(member, module_paths) if member.isfile() else None
+            relative = wanted.wants(member) if member.isfile() else None
             if relative is None:
                 continue
             if member.size > limits.max_text_bytes:
@@ -252,8 +214,8 @@ def _walk(
                 reasons.append(("file_too_large", f"{member.name} is {member.size} bytes; at most {limit}"))
                 continue
             extracted = archive.extractfile(member)
-            files[relative] = (member.name, extracted.read() if extracted else b"")
-    return reasons, files, count
+            wanted.keep(relative, member.name, extracted.read() if extracted else b"")
+    return reasons, count
 
 
 def examine_package(
@@ -262,10 +224,13 @@ def examine_package(
     entry_module: str,
     limits: PackageLimits = DEFAULT_LIMITS,
     size: int | None = None,
+    pins: ImagePins | None = None,
 ) -> Inspection:
     """Read a package once, start to end, and report every problem found (never raises for bad input).
 
+    `entry_module` is the module run when the package declares none (`[tool.flexrun] entry-module`).
     `size` is the object's declared size (the inflation-ratio limit is relative to it); bytes know theirs.
+    `pins` are the trainer image's (default: its lock file, see `shared.packages.pins`).
     """
     if isinstance(source, (bytes, bytearray)):
         size = len(source)
@@ -274,11 +239,10 @@ def examine_package(
         return Inspection(
             [("too_large", f"{size} bytes compressed; the limit is {limits.max_compressed_bytes}")], None, 0, 0, 0
         )
-    module_file = entry_module.replace(".", "/") + ".py"
-    module_paths = (module_file, "src/" + module_file)
     stream = _InflatedStream(source, declared_size=size, limits=limits)
+    wanted = WantedFiles(entry_module, limits.max_text_bytes * 4)
     try:
-        reasons, files, members = _walk(stream, limits, module_paths)
+        reasons, members = _walk(stream, limits, wanted)
         stream.drain()
     except _Refused as refused:
         return Inspection([(refused.code, refused.message)], None, stream.compressed, stream.inflated, 0)
@@ -286,22 +250,28 @@ def examine_package(
         return Inspection(
             [("not_a_tar", f"not a readable tar archive: {exc}")], None, stream.compressed, stream.inflated, 0
         )
-    metadata, metadata_reasons = read_metadata({k: v for k, (_, v) in files.items() if k in METADATA_FILES})
+    metadata, metadata_reasons = read_metadata(wanted.metadata_files())
     reasons += metadata_reasons
     if metadata is not None:
-        reasons += check_requirements(metadata.requirements, limits.denied_requirements)
-    entry = next((files[p] for p in module_paths if p in files), None)
-    if entry is None:
-        reasons.append(("no_entry_module", f"entry module {entry_module} ({module_file}) is missing"))
+        reasons += check_requirements(metadata, limits.denied_requirements, pins or default_pins())
+    module = (metadata.entry_module if metadata else None) or entry_module
+    entry = None
+    if not is_module_name(module):
+        reasons.append(("bad_entry_module", f"entry module {module[:200]!r} is not a dotted Python module name"))
+    elif (entry := wanted.module(module)) is None:
+        paths = " or ".join(module_paths(module))
+        reasons.append(("no_entry_module", f"entry module {module} ({paths}) is missing{wanted.missed(module)}"))
     else:
         reasons += check_entry_module(*entry)
     info = None
     if not reasons and metadata is not None and entry is not None:
-        info = _info(metadata, stream, entry[0], members)
+        info = _info(metadata, stream, entry[0], members, module)
     return Inspection(reasons, stream.sha256, stream.compressed, stream.inflated, members, info)
 
 
-def _info(metadata: PackageMetadata, stream: _InflatedStream, entry_path: str, members: int) -> PackageInfo:
+def _info(
+    metadata: PackageMetadata, stream: _InflatedStream, entry_path: str, members: int, module: str
+) -> PackageInfo:
     return PackageInfo(
         name=metadata.name,
         version=metadata.version,
@@ -312,14 +282,20 @@ def _info(metadata: PackageMetadata, stream: _InflatedStream, entry_path: str, m
         metadata_source=metadata.source,
         members=members,
         uncompressed_bytes=stream.inflated,
+        entry_module=module,
     )
 
 
 def inspect_package(
-    source: bytes | BinaryIO, *, entry_module: str, limits: PackageLimits = DEFAULT_LIMITS, size: int | None = None
+    source: bytes | BinaryIO,
+    *,
+    entry_module: str,
+    limits: PackageLimits = DEFAULT_LIMITS,
+    size: int | None = None,
+    pins: ImagePins | None = None,
 ) -> PackageInfo:
     """Validate a package; PackageRejected lists every reason found."""
-    inspection = examine_package(source, entry_module=entry_module, limits=limits, size=size)
+    inspection = examine_package(source, entry_module=entry_module, limits=limits, size=size, pins=pins)
     if inspection.info is None:
         raise PackageRejected(inspection.reasons)
     return inspection.info

@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 
 import httpx
@@ -50,6 +51,21 @@ def test_a_lazy_import_missing_from_requirements_fails_the_build(tmp_path):
     (repo / "requirements.txt").write_text((REPO_ROOT / "requirements.txt").read_text())
     with pytest.raises(BundleError, match="leftpad, which requirements.txt does not list"):
         build_bundles(tmp_path / "out", repo_root=repo)
+
+
+def test_the_image_pins_travel_with_the_bundle_and_validation_reads_them_there(tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO_ROOT / "shared", repo / "shared", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO_ROOT / "functions", repo / "functions", ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "requirements.txt").write_text((REPO_ROOT / "requirements.txt").read_text())
+    (repo / "image").mkdir()
+    (repo / "image" / "requirements.lock").write_text("numpy==1.26.4\n")
+    (validate,) = [b for b in build_bundles(tmp_path / "out", repo_root=repo) if b.module == "validate_package"]
+    read = "from shared.packages.pins import default_pins as p; print(p().source, dict(p().versions))"
+    shown = subprocess.run(
+        [sys.executable, "-c", read], cwd=validate.path, capture_output=True, text=True, check=True
+    ).stdout
+    assert shown.strip() == "image/requirements.lock {'numpy': <Version('1.26.4')>}"
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from shared.errors import PackageRejected
+from shared.packages.pins import NO_PINS
 from shared.packages.safety import DEFAULT_LIMITS, PackageLimits, examine_package, inspect_package
 from tests.sdists import (
     GOOD_TASK,
@@ -34,7 +35,7 @@ ROOT = "flexrun_trainer-0.1.0"
 
 def reason_codes(data: bytes, limits: PackageLimits = DEFAULT_LIMITS) -> list[str]:
     with pytest.raises(PackageRejected) as caught:
-        inspect_package(data, entry_module=MODULE, limits=limits)
+        inspect_package(data, entry_module=MODULE, limits=limits, pins=NO_PINS)
     return [code for code, _ in caught.value.reasons]
 
 
@@ -159,7 +160,7 @@ def test_hostile_or_broken_package_is_rejected_with_its_reason(case, tmp_path, m
 
 def test_good_package_reports_name_version_and_sha256():
     data = sdist("1.2.3", requires=("pandas>=2", "pymongo"))
-    info = inspect_package(data, entry_module=MODULE)
+    info = inspect_package(data, entry_module=MODULE, pins=NO_PINS)
     assert (info.name, info.version, info.metadata_source) == ("flexrun-trainer", "1.2.3", "PKG-INFO")
     assert info.entry_module_path.endswith("src/flexrun_trainer/task.py")
     assert info.sha256 == __import__("hashlib").sha256(data).hexdigest() and info.size == len(data)

@@ -1,0 +1,60 @@
+"""A package's requirements against what the job's `pip install` will allow: PEP 508, not denied, and
+not in conflict with a version the trainer image pins (the launcher installs with the pins as pip
+constraints, so such a package could only fail on the job, after it has claimed its GPUs)."""
+
+from __future__ import annotations
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from shared.packages.metadata import PackageMetadata, normal_requirement
+from shared.packages.pins import ImagePins
+
+Reasons = list[tuple[str, str]]
+
+
+def _installed_here(requirement: Requirement) -> bool:
+    """Whether a plain `pip install` of the package installs it (markers evaluated; no extras chosen).
+
+    The markers are evaluated for this interpreter, which stands in for the image's: both are the
+    CPython 3 on Linux that flexrun targets, so only a marker on an exact Python version could differ.
+    """
+    return requirement.marker is None or requirement.marker.evaluate({"extra": ""})
+
+
+def _pin_problem(requirement: Requirement, pins: ImagePins) -> str | None:
+    pinned = pins.pinned(requirement.name)
+    if pinned is None or not _installed_here(requirement):
+        return None
+    if requirement.url:
+        return f"{requirement.name} @ {requirement.url} would replace the image's {requirement.name}=={pinned}"
+    if not requirement.specifier.contains(pinned, prereleases=True):
+        return (
+            f"{requirement} excludes the image's {canonicalize_name(requirement.name)}=={pinned} "
+            f"(pins from {pins.source}); pip would have to replace it"
+        )
+    return None
+
+
+def check_requirements(metadata: PackageMetadata, denied: frozenset[str], pins: ImagePins) -> Reasons:
+    reasons: Reasons = []
+    denied_names = {canonicalize_name(name) for name in denied}
+    installed = {normal_requirement(r) for r in metadata.requirements}
+    seen: set[str] = set()
+    for text in (*metadata.requirements, *metadata.extras):
+        normal = normal_requirement(text)
+        if normal in seen:
+            continue  # the same requirement read from PKG-INFO and pyproject.toml: report it once
+        seen.add(normal)
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as exc:
+            reasons.append(("bad_requirement", f"{text!r} is not a PEP 508 requirement: {exc}"))
+            continue
+        if canonicalize_name(requirement.name) in denied_names:
+            reasons.append(
+                ("denied_requirement", f"{requirement.name} is on the deny list (it would replace the image's TF)")
+            )
+        if normal in installed and (problem := _pin_problem(requirement, pins)):
+            reasons.append(("pin_conflict", problem))
+    return reasons
