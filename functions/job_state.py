@@ -7,8 +7,11 @@ from cloudevents.http import CloudEvent
 
 from shared.cloud import wiring
 from shared.cloud.lazy import Lazy
+from shared.config import logs
 from shared.config.settings import get_settings
 from shared.runs.job_state import handle_job_event
+
+logs.setup()  # the libraries' own log lines in Cloud Logging's JSON too
 
 
 @functions_framework.cloud_event

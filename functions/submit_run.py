@@ -14,6 +14,8 @@ from shared.events.cloudevents import parse_pubsub_message
 from shared.events.handling import run_handler
 from shared.runs.submit_run import handle_run_request
 
+logs.setup()  # the libraries' own log lines in Cloud Logging's JSON too
+
 
 @functions_framework.cloud_event
 def on_run_requested(event: CloudEvent) -> None:

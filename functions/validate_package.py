@@ -12,6 +12,8 @@ from shared.events.cloudevents import parse_storage_object
 from shared.events.handling import run_handler
 from shared.packages.validate_package import handle_package_upload, is_package_object
 
+logs.setup()  # the libraries' own log lines in Cloud Logging's JSON too
+
 
 @functions_framework.cloud_event
 def on_package_uploaded(event: CloudEvent) -> None:

@@ -29,11 +29,8 @@ from cloudevents.http import CloudEvent
 from deploy.topology import STORAGE_FINALIZED
 from local.services.processes import ManagedProcess
 from local.standins.cloudevents import Message, message_published_event, storage_finalized_event
-
-
-def log(severity: str, message: str, **fields: Any) -> None:
-    present = {key: value for key, value in fields.items() if value is not None}
-    print(json.dumps({"severity": severity, "message": message, "component": "eventarc", **present}), flush=True)
+from shared.config import logs
+from shared.config.logs import log
 
 
 @dataclass(frozen=True)
@@ -188,6 +185,7 @@ def start_eventarc(state_dir: Path, python: str, repo_root: Path, routes: Routes
 
 
 def main() -> None:
+    logs.setup(component="eventarc")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routes", type=Path, required=True, help="JSON routes file")
     parser.add_argument("--ready-file", type=Path, help="touched once the bridge is pulling")

@@ -27,10 +27,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from local.services.processes import ManagedProcess, free_port, http_probe
 from local.standins.postgrest_query import SCHEMA, ApiError, Database, execute, parse_prefer
-
-
-def log(severity: str, message: str, **fields: Any) -> None:
-    print(json.dumps({"severity": severity, "message": message, "component": "postgrest", **fields}), flush=True)
+from shared.config import logs
+from shared.config.logs import log
 
 
 def make_handler(db: Database, key: str) -> type[BaseHTTPRequestHandler]:
@@ -106,6 +104,7 @@ def start_postgrest(state_dir: Path, python: str, repo_root: Path, dsn: str, key
 
 
 def main() -> None:
+    logs.setup(component="postgrest")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)

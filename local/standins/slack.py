@@ -22,10 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from local.services.processes import ManagedProcess, free_port, http_probe
-
-
-def log(severity: str, message: str, **fields: Any) -> None:
-    print(json.dumps({"severity": severity, "message": message, "component": "slack", **fields}), flush=True)
+from shared.config import logs
+from shared.config.logs import log
 
 
 class Receiver:
@@ -118,6 +116,7 @@ def start_slack(state_dir: Path, python: str, repo_root: Path) -> tuple[ManagedP
 
 
 def main() -> None:
+    logs.setup(component="slack")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)

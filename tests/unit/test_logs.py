@@ -38,3 +38,51 @@ def test_a_binding_outside_any_event_does_not_label_later_lines(capsys):
     logs.info("later")
     (line,) = lines(capsys)
     assert "run_key" not in line
+
+
+def test_a_library_logging_through_stdlib_writes_the_same_json(capsys):
+    import logging
+
+    logs.setup()
+    with logs.log_context(run_key="r-lib"):
+        logging.getLogger("google.api_core.retry").warning("retrying %s", "create", extra={"attempt": 2})
+    (line,) = lines(capsys)
+    assert (line["severity"], line["message"]) == ("WARNING", "retrying create")
+    assert line["logger"] == "google.api_core.retry"
+    assert (line["run_key"], line["attempt"]) == ("r-lib", 2)
+
+
+def test_notice_is_cloud_loggings_own_severity(capsys):
+    logs.notice("run announced")
+    (line,) = lines(capsys)
+    assert line["severity"] == "NOTICE"
+
+
+def test_concurrent_events_keep_their_own_context(capsys):
+    import threading
+
+    barrier = threading.Barrier(2)
+
+    def handle(run_key: str) -> None:
+        with logs.log_context(run_key=run_key):
+            barrier.wait()
+            logs.info("handled")
+
+    threads = [threading.Thread(target=handle, args=(key,)) for key in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(line["run_key"] for line in lines(capsys)) == ["a", "b"]
+
+
+def test_a_registered_secret_is_cut_from_messages_fields_and_tracebacks(capsys):
+    secret = "hooks.example.invalid/services/T0/B0/not-a-real-secret-1234"
+    logs.register_secret(secret, "services/T0/B0/not-a-real-secret-1234")
+    try:
+        raise ValueError(f"Invalid URL detected: {secret}")
+    except ValueError as exc:
+        logs.log("ERROR", f"post failed: {exc}", exc_info=True, detail=str(exc))
+    logs.info("path only: /services/T0/B0/not-a-real-secret-1234")
+    text = capsys.readouterr().err
+    assert "not-a-real-secret-1234" not in text and text.count("[redacted]") >= 4

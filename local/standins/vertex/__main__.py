@@ -16,12 +16,13 @@ from types import FrameType
 
 from local.standins.vertex.capacity import CapacityPool
 from local.standins.vertex.environments import EnvironmentCache
-from local.standins.vertex.jsonlog import log
 from local.standins.vertex.logsink import LogSink
 from local.standins.vertex.runner import RunnerContext
 from local.standins.vertex.server import VertexServer
 from local.standins.vertex.service import JobService
 from local.standins.vertex.store import JobStore
+from shared.config import logs
+from shared.config.logs import log
 
 
 def _capacity(text: str) -> tuple[str, int]:
@@ -54,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    logs.setup(component="local-vertex")
     args.state_dir.mkdir(parents=True, exist_ok=True)
     capacity = CapacityPool(dict(args.capacity))
     ctx = RunnerContext(

@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from local.standins.vertex.jsonlog import log
 from local.standins.vertex.store import now_rfc3339
+from shared.config.logs import log
 
 
 def log_entry(project: str, job_id: str, severity: str, text: str) -> dict[str, Any]:

@@ -18,10 +18,10 @@ from typing import Any
 from local.standins.vertex import messages
 from local.standins.vertex.capacity import CapacityPool
 from local.standins.vertex.environments import EnvironmentCache, InstallFailed
-from local.standins.vertex.jsonlog import log
 from local.standins.vertex.logsink import LogSink
 from local.standins.vertex.store import TERMINAL_STATES, Job, JobStore, now_rfc3339
 from local.standins.vertex.workload import Workload
+from shared.config.logs import log
 
 _KILL_GRACE_SECONDS = 3.0
 

@@ -19,8 +19,8 @@ from google.protobuf import json_format
 
 from local.standins.vertex.capacity import CapacityPool
 from local.standins.vertex.errors import ApiError, from_http_status
-from local.standins.vertex.jsonlog import log
 from local.standins.vertex.service import JobService, render
+from shared.config.logs import log
 
 _PARENT = r"/v1/(?P<parent>projects/[^/]+/locations/[^/]+)"
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [

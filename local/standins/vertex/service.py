@@ -16,10 +16,10 @@ from google.protobuf import json_format
 
 from local.standins.vertex import filters, messages
 from local.standins.vertex.errors import ApiError
-from local.standins.vertex.jsonlog import log
 from local.standins.vertex.runner import JobRunner, RunnerContext
 from local.standins.vertex.store import TERMINAL_STATES, Job, job_id_of, now_rfc3339
 from local.standins.vertex.workload import seconds
+from shared.config.logs import log
 
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600  # DWS: "a maximum timeout of 7 days or less"
 DEFAULT_PAGE_SIZE = 100
