@@ -56,7 +56,8 @@ class Settings(BaseSettings):
     flexrun_manifest_object: str = Field("predict-package-version.json", description="Manifest at the bucket root.")
     flexrun_quarantine_prefix: str = Field("quarantine/", description="Where rejected packages are moved.")
     flexrun_deployable_prefix: str = Field(
-        "deployable/", description="Validated packages are copied here, named by sha256; jobs run these copies."
+        "deployable/",
+        description="Validated packages are copied here, one name per upload and sha256; jobs run these copies.",
     )
     flexrun_output_prefix: str = Field("runs/", description="Job outputs go to gs://STAGING/PREFIX/RUN_KEY/.")
     flexrun_trainer_module: str = Field("flexrun_trainer.task", description="Module Vertex runs with python -m.")

@@ -145,8 +145,14 @@ def _record(
         final = entry.model_copy(update={"recorded_at": utc_now()})
         if final.status is VersionStatus.VALIDATED:
             if problems := ordering_problems(current, final, obj):
+                # Rejected: the entry names the upload itself, never the copy jobs would run.
                 final = final.model_copy(
-                    update={"status": VersionStatus.REJECTED, "reasons": problems, "quarantine_uri": quarantine_uri}
+                    update={
+                        "status": VersionStatus.REJECTED,
+                        "reasons": problems,
+                        "quarantine_uri": quarantine_uri,
+                        "uri": f"gs://{obj.bucket}/{obj.name}",
+                    }
                 )
         written.append(final)
         return current.with_entry(final)
@@ -155,10 +161,33 @@ def _record(
     return written[0] if written else None
 
 
+def _withdraw_deployable(bucket: Any, obj: StoredObject, entry: ManifestEntry, settings: Settings) -> None:
+    """Delete the copy a rejection by the version rules left under `deployable/`: nothing of a rejected
+    upload may stay deployable. Its name is this upload's own (name, generation), so no other entry can
+    point at it."""
+    from google.api_core import exceptions as gexc
+
+    if not entry.sha256:
+        return  # never fully read, so never published
+    try:
+        bucket.blob(_deployable_name(obj, entry.sha256, settings)).delete()
+    except gexc.NotFound:
+        pass  # never published (rejected by the checks), or deleted by an earlier delivery
+    except (gexc.ServiceUnavailable, gexc.TooManyRequests, gexc.InternalServerError) as exc:
+        raise TransientError(f"withdrawing the deployable copy of {obj.name} failed: {exc}") from exc
+
+
 def _announce_rejection(
-    entry: ManifestEntry, obj: StoredObject, bucket: Any, manifest: ManifestStore, notifier: Notifier, target: str
+    entry: ManifestEntry,
+    obj: StoredObject,
+    bucket: Any,
+    manifest: ManifestStore,
+    notifier: Notifier,
+    target: str,
+    settings: Settings,
 ) -> None:
-    """Quarantine, tell Slack, then mark the entry announced: each step is safe to repeat."""
+    """Withdraw, quarantine, tell Slack, then mark the entry announced: each step is safe to repeat."""
+    _withdraw_deployable(bucket, obj, entry, settings)
     _quarantine(bucket, obj, target)
     notifier.send(_rejection_message(entry))
 
@@ -189,7 +218,7 @@ def handle_package_upload(
     current, _ = manifest.read()
     known = current.find_upload(obj.name, obj.generation)
     if known is not None:
-        return _finish_duplicate(known, obj, bucket, manifest, notifier, target)
+        return _finish_duplicate(known, obj, bucket, manifest, notifier, target, settings)
     if current.newer_upload_of(obj.name, obj.generation):
         return PromotionOutcome("superseded", "a newer generation of this object is recorded; ignoring the stale event")
 
@@ -220,7 +249,7 @@ def handle_package_upload(
         return PromotionOutcome("duplicate", "another delivery of this upload recorded it first")
 
     if recorded.status is VersionStatus.REJECTED:
-        _announce_rejection(recorded, obj, bucket, manifest, notifier, target)
+        _announce_rejection(recorded, obj, bucket, manifest, notifier, target, settings)
         codes = [r.code for r in recorded.reasons]
         logs.warning("package rejected", object=obj.name, reasons=codes, sha256=recorded.sha256)
         return PromotionOutcome("rejected", "; ".join(codes), recorded)
@@ -235,27 +264,39 @@ def handle_package_upload(
     return PromotionOutcome("validated", f"version {recorded.version} is deployable", recorded)
 
 
+def _deployable_name(obj: StoredObject, sha256: str, settings: Settings) -> str:
+    """One name per upload (object name and generation) and content: a copy is only ever written once
+    (`if_generation_match=0`), and withdrawing a rejected upload's copy never touches another's."""
+    stem = obj.name.rsplit("/", 1)[-1].removesuffix(".tar.gz")
+    return f"{settings.flexrun_deployable_prefix}{stem}-g{obj.generation}-{sha256[:16]}.tar.gz"
+
+
 def _publish_deployable(bucket: Any, obj: StoredObject, entry: ManifestEntry, settings: Settings) -> str:
     """Copy exactly the validated generation to a name of its own, which jobs then run.
 
     The upload's own name can be overwritten or deleted later (a re-upload, a quarantine): what runs
-    must stay the bytes that were validated. The name carries the sha256, so a copy never changes.
+    must stay the bytes that were validated.
     """
     from google.api_core import exceptions as gexc
 
-    stem = obj.name.rsplit("/", 1)[-1].removesuffix(".tar.gz")
-    target = f"{settings.flexrun_deployable_prefix}{stem}-{entry.sha256[:16]}.tar.gz"
+    target = _deployable_name(obj, entry.sha256, settings)
     try:
         bucket.copy_blob(bucket.blob(obj.name), bucket, target, if_generation_match=0, source_generation=obj.generation)
     except gexc.PreconditionFailed:
-        pass  # the same content was published before (the name is content-addressed)
+        pass  # published by an earlier delivery of this upload
     except (gexc.ServiceUnavailable, gexc.TooManyRequests, gexc.InternalServerError) as exc:
         raise TransientError(f"publishing {obj.name} failed: {exc}") from exc
     return f"gs://{obj.bucket}/{target}"
 
 
 def _finish_duplicate(
-    known: ManifestEntry, obj: StoredObject, bucket: Any, manifest: ManifestStore, notifier: Notifier, target: str
+    known: ManifestEntry,
+    obj: StoredObject,
+    bucket: Any,
+    manifest: ManifestStore,
+    notifier: Notifier,
+    target: str,
+    settings: Settings,
 ) -> PromotionOutcome:
     if known.status is VersionStatus.REJECTED:
         if not known.announced:
@@ -263,7 +304,9 @@ def _finish_duplicate(
                 # The delivery that recorded it is probably still announcing it: retry later rather
                 # than send the Slack message twice.
                 raise TransientError("this rejection is still being announced by another delivery")
-            _announce_rejection(known, obj, bucket, manifest, notifier, target)
+            _announce_rejection(known, obj, bucket, manifest, notifier, target, settings)
         else:
-            _remove_original(bucket, obj)  # finish a move a crashed delivery may have left half done
+            # finish what a crashed delivery may have left half done
+            _withdraw_deployable(bucket, obj, known, settings)
+            _remove_original(bucket, obj)
     return PromotionOutcome("duplicate", "this upload is already in the manifest", known)

@@ -137,6 +137,38 @@ def test_package_that_would_write_a_marker_is_validated_and_never_run(local_clou
     assert not marker.exists()
 
 
+def _announced(cloud: LocalCloud, upload: chain.Upload) -> bool | None:
+    return chain.wait_for_manifest_entry(cloud, upload)["announced"] or None
+
+
+def _deployable_objects(cloud: LocalCloud) -> set[str]:
+    return {blob.name for blob in _bucket(cloud).list_blobs(prefix="deployable/")}
+
+
+def test_a_version_exists_rejection_leaves_nothing_deployable(local_cloud: LocalCloud):
+    data = sdist("0.0.600")
+    first = _upload(local_cloud, "same-0.0.600.tar.gz", data, **ALLOW_OLDER)
+    validated = chain.wait_for_manifest_entry(local_cloud, chain.Upload(first.name, int(first.generation)))
+    assert validated["status"] == "validated", validated["reasons"]
+    before = _deployable_objects(local_cloud)
+    again = _upload(local_cloud, "same-0.0.600.tar.gz", data, **ALLOW_OLDER)  # same name, same bytes
+    other = _upload(local_cloud, "other-0.0.600.tar.gz", sdist("0.0.600", requires=("pymongo",)), **ALLOW_OLDER)
+    for blob in (again, other):
+        entry = chain.wait_for_manifest_entry(local_cloud, chain.Upload(blob.name, int(blob.generation)))
+        assert [r["code"] for r in entry["reasons"]] == ["version_exists"]
+        assert entry["uri"] == f"gs://{topology.PACKAGE_BUCKET}/{blob.name}"
+        announced = chain.Upload(blob.name, int(blob.generation))
+        chain.wait_for("the rejection to be announced", lambda u=announced: _announced(local_cloud, u), 30)
+    deployable = _deployable_objects(local_cloud)
+    assert deployable == before  # nothing published, nothing of the validated upload withdrawn
+    assert validated["uri"].removeprefix(f"gs://{topology.PACKAGE_BUCKET}/") in deployable
+    manifest = chain.read_manifest(local_cloud)
+    deployable_uris = {
+        e["uri"] for e in manifest["entries"] if e["uri"].startswith(f"gs://{topology.PACKAGE_BUCKET}/deployable/")
+    }
+    assert all(e["status"] == "validated" for e in manifest["entries"] if e["uri"] in deployable_uris)
+
+
 def _cli(cloud: LocalCloud, *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "cli", "package", "--env-file", str(cloud.state_dir / "env"), *args]
     return subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
