@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.measurement import Measurement, best_of
+from shared.polling import poll
 
 RUNS = 3
 GOAL_SECONDS = 3.0
@@ -98,9 +99,7 @@ def _chain(cloud: Any, state_dir: Path, version: str, run_key: str) -> dict[str,
         raise RuntimeError(f"{version} was not validated: {entry.get('reasons')}")
     validated = time.perf_counter()
     chain.publish_run(cloud, run_request(run_key, package_version=version))
-    chain.wait_for(
-        f"the Slack message of {run_key}", lambda: chain.slack_messages_for(cloud, run_key) or None, 300, 0.05
-    )
+    poll(lambda: chain.slack_messages_for(cloud, run_key), timeout=300, what=f"the Slack message of {run_key}")
     announced = time.perf_counter()
     record = chain.runs_collection(cloud).find_one({"run_key": run_key}, {"_id": 0, "metrics": 1, "state": 1})
     if record.get("state") != "succeeded":

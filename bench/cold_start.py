@@ -25,6 +25,7 @@ from bench.measurement import Measurement, best_of, child_peak_rss_mib
 from deploy.bundle import build_bundles, third_party_imports
 from deploy.smoke_events import EVENTS
 from local.services.mongo import start_mongo
+from shared.polling import poll
 
 REPEAT = 3
 FRAMEWORK = Path(sys.executable).with_name("functions-framework")
@@ -118,14 +119,16 @@ def _cold_start(source: Path, target: str, event, env: dict[str, str]) -> tuple[
     started = time.perf_counter()
     server = subprocess.Popen(command, cwd=source, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        while True:
+
+        def answered() -> httpx.Response | None:
             try:
-                response = httpx.post(f"http://127.0.0.1:{port}/", headers=headers, content=body, timeout=30)
-                break
+                return httpx.post(f"http://127.0.0.1:{port}/", headers=headers, content=body, timeout=30)
             except httpx.TransportError:
                 if server.poll() is not None:
                     raise RuntimeError(f"{target}: functions-framework exited with {server.returncode}") from None
-                time.sleep(0.01)
+                return None
+
+        response = poll(answered, timeout=300, what=f"{target} to answer", interval=0.01)
         elapsed = time.perf_counter() - started
         if response.status_code != 200:
             raise RuntimeError(f"{target}: answered {response.status_code}")

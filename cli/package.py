@@ -7,7 +7,6 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -110,13 +109,16 @@ def upload(
 
 
 def _wait_for_verdict(target: Target, object_name: str, generation: int, timeout: float) -> ManifestEntry:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        manifest, _ = target.manifest.read()
-        if entry := manifest.find_upload(object_name, generation):
-            return entry
-        time.sleep(0.5)
-    raise click.ClickException(f"no verdict for {object_name} after {timeout:.0f} s; see `flexrun package list`")
+    from shared.polling import PollTimeout, poll
+
+    try:
+        return poll(
+            lambda: target.manifest.read()[0].find_upload(object_name, generation), timeout=timeout, interval=0.5
+        )
+    except PollTimeout:
+        raise click.ClickException(
+            f"no verdict for {object_name} after {timeout:.0f} s; see `flexrun package list`"
+        ) from None
 
 
 def _print_verdict(entry: ManifestEntry) -> None:

@@ -58,28 +58,38 @@ def follow(target: Target, run_key: str, timeout: float) -> dict[str, Any]:
     """Poll the run store until the run's last attempt is terminal and announced; one status line."""
     from shared.cloud import wiring
     from shared.notify.slack_text import duration
+    from shared.polling import PollTimeout, poll
 
     store = wiring.run_store(target.settings)
-    attempt, shown, deadline = 1, "", time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    attempt, shown = 1, ""
+
+    def finished() -> dict[str, Any] | None:
+        nonlocal attempt, shown
         record = store.get(run_key, attempt)
-        if record and record.get("next_attempt"):
+        while record and record.get("next_attempt"):  # a fallback step started: follow it
             attempt = int(record["next_attempt"])
-            continue
-        if record:
-            state = record.get("state", "?")
-            waited = record.get("wait_seconds")
-            line = f"attempt {attempt} · {record.get('gpu_type', '?')} · {state}"
-            if waited is not None:
-                line += f" (waited {duration(waited)})"
-            if line != shown:
-                click.echo(f"\r{line:<72}", nl=False, err=True)
-                shown = line
-            if state in TERMINAL and record.get("notified_state") == state:
-                click.echo("", err=True)
-                return record
-        time.sleep(1.0)
-    raise click.ClickException(f"run {run_key} did not finish within {timeout:.0f} s (it goes on in the cloud)")
+            record = store.get(run_key, attempt)
+        if not record:
+            return None
+        state = record.get("state", "?")
+        waited = record.get("wait_seconds")
+        line = f"attempt {attempt} · {record.get('gpu_type', '?')} · {state}"
+        if waited is not None:
+            line += f" (waited {duration(waited)})"
+        if line != shown:
+            click.echo(f"\r{line:<72}", nl=False, err=True)
+            shown = line
+        if state in TERMINAL and record.get("notified_state") == state:
+            click.echo("", err=True)
+            return record
+        return None
+
+    try:
+        return poll(finished, timeout=timeout, what=f"run {run_key}", interval=1.0)
+    except PollTimeout:
+        raise click.ClickException(
+            f"run {run_key} did not finish within {timeout:.0f} s (it goes on in the cloud)"
+        ) from None
 
 
 @click.command()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from deploy import topology
 from local.services.cloud import REPO_ROOT, LocalCloud
 from shared.cloud import clients
 from shared.config.settings import Settings
+from shared.polling import PollTimeout, poll
 from shared.stores.base import MongoRunStore
 
 MANIFEST_OBJECT = Settings.model_fields["flexrun_manifest_object"].default  # what the functions write
@@ -26,19 +26,8 @@ TERMINAL_STATES = {"succeeded", "failed", "cancelled", "expired"}
 T = TypeVar("T")
 
 
-class ChainStalled(RuntimeError):
+class ChainStalled(PollTimeout):
     """A step of the chain did not happen in time; the message says which one."""
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval: float = 0.25) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result is not None:
-            return result
-        if time.monotonic() > deadline:
-            raise ChainStalled(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 def build_trainer_package(out_dir: Path) -> Path:
@@ -85,7 +74,9 @@ def wait_for_manifest_entry(cloud: LocalCloud, upload: Upload, timeout: float = 
             None,
         )
 
-    return wait_for(f"the manifest entry of {upload.object_name}", probe, timeout)
+    return poll(
+        probe, timeout=timeout, what=f"the manifest entry of {upload.object_name}", interval=0.25, error=ChainStalled
+    )
 
 
 def publish_run(cloud: LocalCloud, request: dict[str, Any], **attributes: str) -> str:
@@ -112,7 +103,8 @@ def wait_for_run(cloud: LocalCloud, run_key: str, timeout: float = 600) -> dict[
             return record
         return None
 
-    return wait_for(f"run {run_key} to finish and be announced", probe, timeout, interval=0.5)
+    what = f"run {run_key} to finish and be announced"
+    return poll(probe, timeout=timeout, what=what, interval=0.5, error=ChainStalled)
 
 
 def slack_messages_for(cloud: LocalCloud, run_key: str) -> list[dict[str, Any]]:

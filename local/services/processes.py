@@ -8,6 +8,7 @@ unrelated processes, are never touched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -18,6 +19,8 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from shared.polling import PollTimeout, poll
 
 Probe = Callable[[], bool]
 
@@ -110,14 +113,23 @@ class ManagedProcess:
             )
         self.pid_path.write_text(f"{self.popen.pid}\n")
         started = time.monotonic()
-        deadline = started + timeout
-        while not ready():
-            code = self.popen.poll()
-            if code is not None or time.monotonic() > deadline:
-                why = f"exited with status {code}" if code is not None else f"not ready in {timeout:g} s"
-                self.stop()
-                raise ProcessStartError(f"{self.name} {why}; last lines of {self.log_path}:\n{log_tail(self.log_path)}")
-            time.sleep(0.05)
+        popen = self.popen
+
+        def up() -> bool:
+            if ready():
+                return True
+            if popen.poll() is not None:
+                raise PollTimeout(f"exited with status {popen.returncode}")
+            return False
+
+        try:
+            poll(up, timeout=timeout, what="readiness")
+        except PollTimeout as why:
+            self.stop()
+            text = why if popen.returncode is not None else f"not ready in {timeout:g} s"
+            raise ProcessStartError(
+                f"{self.name} {text}; last lines of {self.log_path}:\n{log_tail(self.log_path)}"
+            ) from None
         self.ready_seconds = round(time.monotonic() - started, 3)
         return self
 
@@ -179,23 +191,24 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 def stop_group(pid: int, grace: float = 10.0, child: subprocess.Popen[bytes] | None = None) -> None:
     """End the process group led by `pid` (started with start_new_session, so pgid == pid)."""
-    _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
+
+    def gone() -> bool:
         if child is not None:
             child.poll()  # reap our own child so it does not linger as a zombie
-        if not _group_alive(pid):
-            break
-        time.sleep(0.05)
-    else:
+        return not _group_alive(pid)
+
+    _signal_group(pid, signal.SIGTERM)
+    try:
+        poll(gone, timeout=grace, what=f"process group {pid} to end")
+    except PollTimeout:
         _signal_group(pid, signal.SIGKILL)
     if child is not None:
         try:
             child.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-    while _group_alive(pid) and time.monotonic() < deadline + 5:  # SIGKILL is not instant
-        time.sleep(0.05)
+    with contextlib.suppress(PollTimeout):  # SIGKILL is not instant
+        poll(gone, timeout=5, what=f"process group {pid} to be killed")
 
 
 def stop_recorded(pid: int, start_time: str | None, grace: float = 10.0) -> bool:

@@ -8,7 +8,7 @@ the next step of the run's fallback chain as attempt + 1, through the same claim
 
 from __future__ import annotations
 
-import time
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -20,6 +20,7 @@ from shared.events.cloudevents import PubsubMessage
 from shared.jobs.api_errors import classify
 from shared.jobs.custom_job import RunPlan, build_custom_job
 from shared.packages.manifest import Manifest
+from shared.polling import PollTimeout, poll
 from shared.runs import failures, fallback
 from shared.runs.failures import FailureClass
 from shared.runs.plan import attempt_fields, make_plan, resolve_package, resolve_steps
@@ -133,15 +134,18 @@ def _await_claimant(store: RunStore, plan: RunPlan, record: dict[str, Any]) -> d
     then the claimant is presumed dead and this delivery takes over (the run_key label check still
     finds a job the dead claimant created before it could record it).
     """
-    deadline = time.monotonic() + CLAIM_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
+
+    def settled() -> dict[str, Any] | None:
         current = store.get(plan.run_key, plan.attempt) or record
         if current.get("job_name") or RunState(current["state"]).is_terminal():
             return current
         if current.get("claim_released_at"):
             logs.info("claim released by a failed delivery; taking over", attempt=plan.attempt)
             return current
+        return None
+
+    with contextlib.suppress(PollTimeout):
+        return poll(settled, timeout=CLAIM_WAIT_SECONDS, what="the claimant's job", interval=0.05)
     claimed_at = record.get("requested_at")
     if (
         isinstance(claimed_at, datetime)

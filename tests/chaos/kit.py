@@ -6,6 +6,7 @@ CloudEvents Eventarc posts, and comes out as records, Vertex jobs, Slack payload
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -25,6 +26,7 @@ from local.demo import chain
 from local.services.cloud import LocalCloud
 from local.standins.cloudevents import Message, message_published_event, storage_finalized_event
 from local.standins.faultproxy import FaultProxy
+from shared.polling import PollTimeout, poll
 
 PACKAGE_VERSION = "1.0.0"
 # The trainer stand-in: writes what job-state reads (shared/runs/trainer_outputs.py) in well under a second.
@@ -208,15 +210,15 @@ class Chaos:
 
 def deliver_until_acked(url: str, event: CloudEvent, deadline_s: float = 90.0) -> list[int]:
     """Post as Eventarc does with `--retry`: again after a growing pause until the function answers 2xx."""
-    import time
+    statuses: list[int] = []
 
-    statuses, pause, deadline = [], 0.2, time.monotonic() + deadline_s
-    while True:
+    def acknowledged() -> bool:
         statuses.append(post(url, event))
-        if 200 <= statuses[-1] < 300 or time.monotonic() > deadline:
-            return statuses
-        time.sleep(pause)
-        pause = min(pause * 2, 2.0)
+        return 200 <= statuses[-1] < 300
+
+    with contextlib.suppress(PollTimeout):  # the caller asserts on the statuses
+        poll(acknowledged, timeout=deadline_s, what="an acknowledgement", interval=0.2, max_interval=2.0)
+    return statuses
 
 
 def storm(chaos: Chaos, deliveries: list[tuple[str, CloudEvent]], workers: int = 8) -> list[list[int]]:
@@ -232,7 +234,7 @@ def wait_for_record(cloud: LocalCloud, run_key: str, predicate: Any, timeout: fl
         record = chain.runs_collection(cloud).find_one({"run_key": run_key}, {"_id": 0})
         return record if record and predicate(record) else None
 
-    return chain.wait_for(f"run {run_key} to match", probe, timeout, interval=0.1)
+    return poll(probe, timeout=timeout, what=f"run {run_key} to match", interval=0.1)
 
 
 def log_lines(cloud: LocalCloud, function: str) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from cloudevents.conversion import to_binary
 from deploy.bundle import BundleError, build_bundles, third_party_imports
 from deploy.smoke_events import EVENTS
 from deploy.topology import FUNCTIONS
+from shared.polling import poll
 from tests.deploy.conftest import REPO_ROOT, TEST_BUCKET, TEST_PROJECT
 
 NAMES = [spec.name for spec in FUNCTIONS]
@@ -132,11 +133,12 @@ def _free_port() -> int:
 
 
 def _post_when_up(url: str, headers: dict, body: bytes, server: subprocess.Popen, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
+    def answered() -> httpx.Response | None:
         try:
             return httpx.post(url, headers=headers, content=body, timeout=30)
         except httpx.TransportError:
-            if server.poll() is not None or time.monotonic() > deadline:
+            if server.poll() is not None:
                 raise
-            time.sleep(0.05)
+            return None
+
+    return poll(answered, timeout=timeout, what=f"{url} to answer")

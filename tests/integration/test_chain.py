@@ -16,6 +16,7 @@ from deploy import topology
 from local.demo import chain
 from local.services.cloud import LocalCloud
 from shared.packages.manifest import SCHEMA_VERSION as MANIFEST_SCHEMA_VERSION
+from shared.polling import poll
 from shared.runs.states import history
 from tests.sdists import link, sdist
 
@@ -82,7 +83,7 @@ def test_republishing_a_run_key_creates_no_second_job(finished_run: dict[str, An
         lines = [line for line in log.read_text().splitlines() if RUN_KEY in line and "duplicate" in line]
         return True if lines else None
 
-    chain.wait_for("the duplicate to be acknowledged", acknowledged_as_duplicate, timeout=60)
+    poll(acknowledged_as_duplicate, timeout=60, what="the duplicate to be acknowledged", interval=0.25)
     assert chain.runs_collection(local_cloud).count_documents({"run_key": RUN_KEY}) == 1
     assert len(chain.slack_messages_for(local_cloud, RUN_KEY)) == 1
 
@@ -96,11 +97,7 @@ def test_hostile_package_is_quarantined_and_reported(local_cloud: LocalCloud, tm
     assert [r["code"] for r in entry["reasons"]] == ["symlink_member"]
     bucket = local_cloud.storage_client().bucket(topology.PACKAGE_BUCKET)
     assert bucket.get_blob(entry["quarantine_uri"].split("/", 3)[3]) is not None
-    chain.wait_for(
-        "the original to leave packages/",
-        lambda: True if bucket.get_blob(upload.object_name) is None else None,
-        timeout=30,
-    )
+    poll(lambda: bucket.get_blob(upload.object_name) is None, timeout=30, what="the original to leave packages/")
     texts = [m["text"] for m in local_cloud.slack_messages()]
     assert any("evil-9.9.9.tar.gz" in t and "symlink_member" in t for t in texts)
 
@@ -110,10 +107,11 @@ def test_run_message_that_is_not_json_is_acknowledged_and_recorded(local_cloud: 
     topic = publisher.topic_path(topology.PROJECT_ID, topology.RUN_REQUESTS_TOPIC)
     publisher.publish(topic, b"{not json").result(timeout=30)
     rejected = chain.runs_collection(local_cloud).database["rejected_events"]
-    found = chain.wait_for(
-        "the poison message to be recorded",
+    found = poll(
         lambda: rejected.find_one({"function": "submit-run", "reason_code": "invalid_event"}),
         timeout=60,
+        what="the poison message to be recorded",
+        interval=0.25,
     )
     assert "not UTF-8 JSON" in found["error"]
     time.sleep(1)  # had it been nacked, the bridge would redeliver it within this second

@@ -16,6 +16,7 @@ import pytest
 from cli.schedule import load_schedule
 from local.demo import chain
 from local.services.cloud import REPO_ROOT, LocalCloud
+from shared.polling import poll
 from shared.stores.mongo_store import MongoRunStore
 
 pytestmark = pytest.mark.integration
@@ -58,7 +59,7 @@ def test_schedule_tick_starts_the_scheduled_run_and_jobs_cancel_stops_it(local_c
         )
         return found if found and str(found.get("job_name", "")).startswith("projects/") else None
 
-    record = chain.wait_for("the scheduled run's job", scheduled_job, timeout=60)
+    record = poll(scheduled_job, timeout=60, what="the scheduled run's job", interval=0.25)
     run_key = record["run_key"]
     assert run_key.startswith(f"{name}-")
 
@@ -67,9 +68,10 @@ def test_schedule_tick_starts_the_scheduled_run_and_jobs_cancel_stops_it(local_c
 
     cancelled = flexrun(local_cloud, "jobs", "cancel", run_key)
     assert cancelled.returncode == 0, cancelled.stderr[-2000:]
-    final = chain.wait_for(
-        "the cancelled run to be recorded",
-        lambda: (
+    final = poll(
+        what="the cancelled run to be recorded",
+        interval=0.25,
+        probe=lambda: (
             (r := store.get(run_key))
             and r["state"] == "cancelled"
             and r.get("notified_state") == "cancelled"
@@ -86,7 +88,6 @@ def test_unknown_gpu_is_refused_by_the_function_not_silently_run(local_cloud: Lo
     result = flexrun(local_cloud, "run", "--gpu", "NVIDIA_IMAGINARY", "--run-key", "it-cli-bad-gpu")
     assert result.returncode == 0  # publishing succeeds; the submit function refuses and records it
     rejected = chain.runs_collection(local_cloud).database["rejected_events"]
-    found = chain.wait_for("the refusal to be recorded",
-                           lambda: rejected.find_one({"function": "submit-run", "error": {"$regex": "IMAGINARY"}}),
-                           timeout=60)  # fmt: skip
+    found = poll(lambda: rejected.find_one({"function": "submit-run", "error": {"$regex": "IMAGINARY"}}),
+                 timeout=60, what="the refusal to be recorded", interval=0.25)  # fmt: skip
     assert "NVIDIA_IMAGINARY" in found["error"]

@@ -14,6 +14,7 @@ import pytest
 
 from local.demo import chain
 from local.services.cloud import LocalCloud
+from shared.polling import poll
 from shared.stores.base import MongoRunStore
 
 pytestmark = pytest.mark.integration
@@ -53,11 +54,11 @@ def attempts(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) 
                 return record
             return None
 
-        second = chain.wait_for("attempt 2 to finish and be announced", second_attempt_announced, timeout=600)
+        second = poll(second_attempt_announced, timeout=600, what="attempt 2 to finish and be announced", interval=0.25)
     finally:
         set_capacity(local_cloud, {"NVIDIA_L4": 1})
-    first = chain.wait_for("attempt 1 to be announced", lambda: store.get(RUN_KEY, 1) if store.get(RUN_KEY, 1)
-                           .get("notified_state") else None, timeout=60)  # fmt: skip
+    first = poll(lambda: store.get(RUN_KEY, 1) if store.get(RUN_KEY, 1).get("notified_state") else None,
+                 timeout=60, what="attempt 1 to be announced", interval=0.25)  # fmt: skip
     return [first, second]
 
 

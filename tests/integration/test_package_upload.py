@@ -21,6 +21,7 @@ from cloudevents.http import CloudEvent
 from deploy import topology
 from local.demo import chain
 from local.services.cloud import REPO_ROOT, LocalCloud
+from shared.polling import poll
 from tests.sdists import link, marker_package, sdist
 
 pytestmark = pytest.mark.integration
@@ -92,9 +93,7 @@ def test_duplicate_finalize_event_changes_nothing_and_slack_hears_once(local_clo
     blob = _upload(local_cloud, "dup-0.0.200.tar.gz", sdist("0.0.200", extra=[link("r/steal", "/etc/shadow")]))
     entry = chain.wait_for_manifest_entry(local_cloud, chain.Upload(blob.name, int(blob.generation)))
     assert entry["status"] == "rejected"
-    chain.wait_for(
-        "the rejection to be announced", lambda: _entries(local_cloud, blob.name)[0]["announced"] or None, 30
-    )
+    poll(lambda: _entries(local_cloud, blob.name)[0]["announced"], timeout=30, what="the rejection to be announced")
     before = chain.read_manifest(local_cloud)
     event = _finalize_event(blob, "duplicate-delivery-1")
     assert [_post(local_cloud, event), _post(local_cloud, event)] == [200, 200]
@@ -116,10 +115,10 @@ def test_event_for_an_overwritten_generation_is_ignored(local_cloud: LocalCloud)
     stale = _finalize_event(first, "stale-delivery")
     second = _upload(local_cloud, "overwritten.tar.gz", sdist("0.0.301"), **ALLOW_OLDER)
     chain.wait_for_manifest_entry(local_cloud, chain.Upload(second.name, int(second.generation)))
-    chain.wait_for(
-        "the first generation's event to be handled",
-        lambda: True if "package event" in local_cloud.log_path("validate-package").read_text() else None,
-        30,
+    poll(
+        lambda: "package event" in local_cloud.log_path("validate-package").read_text(),
+        timeout=30,
+        what="the first generation's event to be handled",
     )
     before = _entries(local_cloud, first.name)
     assert _post(local_cloud, stale) == 200

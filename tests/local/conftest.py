@@ -7,7 +7,6 @@ functions and of the Vertex stand-in, which have their own tests.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +15,7 @@ import pytest
 
 from deploy import topology
 from local.services.cloud import LocalCloud
+from shared.polling import poll
 
 RECORDER = "tests/local/fixtures/recorder.py"
 RECORDING_SERVICES = ("pubsub", "gcs", "mongo", "slack", "functions", "eventarc")
@@ -61,12 +61,7 @@ def received(recorder_dir: Path) -> Received:
 
 
 def _wait_for(probe: Callable[[], T | None], timeout: float = 10.0, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := probe():
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+    return poll(probe, timeout=timeout, what=what)
 
 
 @pytest.fixture

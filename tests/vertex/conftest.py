@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import tarfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from shared.polling import poll
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = "local-project"
@@ -64,16 +65,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_until(probe: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def http_ok(url: str) -> bool:
@@ -140,7 +131,7 @@ def gcs() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: http_ok(f"{url}/storage/v1/b"), 10, "fake-gcs-server")
+        poll(lambda: http_ok(f"{url}/storage/v1/b"), timeout=10, what="fake-gcs-server")
         client = storage_client(url)
         for bucket in (PACKAGE_BUCKET, STAGING_BUCKET):
             client.create_bucket(bucket)
@@ -222,7 +213,7 @@ def start_vertex(
     )
     vertex = LocalVertex(f"http://127.0.0.1:{port}", state_dir, env_cache, process)
     try:
-        wait_until(lambda: process.poll() is not None or http_ok(f"{vertex.url}/healthz"), 20, "local vertex")
+        poll(lambda: process.poll() is not None or http_ok(f"{vertex.url}/healthz"), timeout=20, what="local vertex")
     except BaseException:
         stop_process(process)
         raise

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from google.cloud import aiplatform_v1
 from google.protobuf import duration_pb2
 
+from shared.polling import poll
 from tests.vertex.conftest import PACKAGE_URI, PARENT, STAGING_BUCKET
 
 TERMINAL = {
@@ -63,14 +63,12 @@ def submit(client: Any, job: aiplatform_v1.CustomJob) -> aiplatform_v1.CustomJob
 
 def wait_for(client: Any, name: str, states: set[Any] | None = None, timeout: float = 30) -> aiplatform_v1.CustomJob:
     wanted = states or TERMINAL
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def reached() -> aiplatform_v1.CustomJob | None:
         job = client.get_custom_job(name=name)
-        if job.state in wanted:
-            return job
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{name} still {job.state.name} after {timeout}s")
-        time.sleep(0.1)
+        return job if job.state in wanted else None
+
+    return poll(reached, timeout=timeout, what=f"{name} to reach {sorted(s.name for s in wanted)}", interval=0.1)
 
 
 def job_id(job: aiplatform_v1.CustomJob) -> str:

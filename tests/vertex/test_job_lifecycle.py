@@ -8,7 +8,8 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import aiplatform_v1
 
-from tests.vertex.conftest import PACKAGE_BUCKET, PROJECT, STAGING_BUCKET, LocalVertex, storage_client, wait_until
+from shared.polling import poll
+from tests.vertex.conftest import PACKAGE_BUCKET, PROJECT, STAGING_BUCKET, LocalVertex, storage_client
 from tests.vertex.jobs import custom_job, job_id, submit, wait_for
 
 pytestmark = pytest.mark.integration
@@ -99,7 +100,7 @@ def test_cancelling_a_running_job_kills_the_replica(vertex: LocalVertex) -> None
     created = submit(client, custom_job("--sleep", "60"))
     wait_for(client, created.name, {State.JOB_STATE_RUNNING})
     replica_log = vertex.state_dir / "jobs" / job_id(created) / "replica.log"
-    wait_until(lambda: replica_log.exists() and "trainer started" in replica_log.read_text(), 20, "the replica")
+    poll(lambda: replica_log.exists() and "trainer started" in replica_log.read_text(), timeout=20, what="the replica")
 
     client.cancel_custom_job(name=created.name)
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.vertex.conftest import PROJECT, free_port, start_vertex, stop_process, wait_until
+from shared.polling import poll
+from tests.vertex.conftest import PROJECT, free_port, start_vertex, stop_process
 from tests.vertex.jobs import custom_job, job_id, submit, wait_for
 
 pytestmark = pytest.mark.integration
@@ -41,10 +42,10 @@ def pubsub_host(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str
     with open(tmp_path / "pubsub.log", "w") as log:
         process = subprocess.Popen([str(binary), "--host=127.0.0.1", f"--port={port}"], stdout=log, stderr=log)
     try:
-        wait_until(
+        poll(
             lambda: process.poll() is not None or "Server started" in (tmp_path / "pubsub.log").read_text(),
-            30,
-            "the Pub/Sub emulator",
+            timeout=30,
+            what="the Pub/Sub emulator",
         )
         monkeypatch.setenv("PUBSUB_EMULATOR_HOST", host)
         yield host
@@ -75,7 +76,7 @@ def test_log_entries_are_published_to_the_log_topic(
             return [e for e in entries if e["textPayload"] == "Job completed successfully."]
 
         entries: list[dict[str, object]] = []
-        wait_until(pulled_all, 20, "the success entry on Pub/Sub")
+        poll(pulled_all, timeout=20, what="the success entry on Pub/Sub")
     finally:
         stop_process(vertex.process)
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from google.cloud import aiplatform_v1
 
-from tests.vertex.conftest import start_vertex, stop_process, wait_until
+from shared.polling import poll
+from tests.vertex.conftest import start_vertex, stop_process
 from tests.vertex.jobs import custom_job, job_id, submit, wait_for
 
 pytestmark = pytest.mark.integration
@@ -44,12 +45,12 @@ def test_sigterm_kills_replicas_and_a_restart_fails_unfinished_jobs(gcs: str, en
         running = submit(client, custom_job("--sleep", "60"))
         wait_for(client, running.name, {State.JOB_STATE_RUNNING})
         stderr_log = tmp_path / "state.stderr.log"
-        pid = wait_until(lambda: _replica_pid(stderr_log, job_id(running)), 20, "the replica")
+        pid = poll(lambda: _replica_pid(stderr_log, job_id(running)), timeout=20, what="the replica")
 
         first.process.send_signal(signal.SIGTERM)
 
         assert first.process.wait(timeout=15) == 0
-        wait_until(lambda: not _alive(pid), 5, "the replica to be gone")
+        poll(lambda: not _alive(pid), timeout=5, what="the replica to be gone")
     finally:
         stop_process(first.process)
 
