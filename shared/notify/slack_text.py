@@ -26,7 +26,16 @@ def _score(block: dict[str, Any], measure: str) -> str:
 
 
 def model_summary(summary: dict[str, Any] | None) -> str | None:
-    """`RMSE 22.25 (naive 22.77), MAPE 0.485 (naive 0.49), direction 56.0% (naive 47.5%)`."""
+    """Schema 2: `no significant edge over naive last value, ...; MASE 0.572 (naive 0.580), ...`.
+    Schema 1: `RMSE 22.25 (naive 22.77), MAPE 0.485 (naive 0.49), direction 56.0% (naive 47.5%)`."""
+    if summary and summary.get("verdict") and "mase" in (summary.get("model") or {}):
+        model, naive = summary["model"], summary.get("naive_last_value") or {}
+        majority = summary.get("majority_direction") or {}
+        return (
+            f"{summary['verdict']} (5 % level); MASE {_score(model, 'mase')} (naive {_score(naive, 'mase')}), "
+            f"direction {_score(model, 'directional_accuracy')} "
+            f"(majority {_score(majority, 'directional_accuracy')})"
+        )
     if not summary or "rmse" not in (summary.get("model") or {}):
         return None
     model, naive = summary["model"], summary.get("naive_last_value") or {}

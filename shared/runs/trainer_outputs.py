@@ -1,7 +1,8 @@
 """The trainer's outputs in the job's output directory → run-record fields and prediction rows.
 
-Read only once `_SUCCESS` is there (the trainer writes it last). `metrics.json` and
-`predictions.json` are schema version 1 (trainer/README.md); a reader ignores fields it doesn't know.
+Read only once `_SUCCESS` is there (the trainer writes it last). `metrics.json` is schema version 2
+(1 is still read: its price-unit errors and `model_beats_naive` flags), `predictions.json` version 1
+(trainer/README.md); a reader ignores fields it doesn't know.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 from shared.errors import TransientError
 
 ARTIFACTS = {"plot_uri": "forecast.png", "predictions_uri": "predictions.json", "model_uri": "model.keras"}
-BASELINES = ("naive_last_value", "moving_average")
-MEASURES = ("rmse", "mae", "mape", "directional_accuracy")
+BASELINES = ("naive_last_value", "drift", "moving_average", "majority_direction")
+# v2's scale-free measures first; v1 documents have only the last four (rmse/mae in price units).
+MEASURES = ("rmse_return", "mae_return", "mase", "rmse", "mae", "mape", "directional_accuracy")
+TEST_FIELDS = ("gain", "ci95", "p_value", "edge")
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,17 @@ def metrics_summary(metrics: dict[str, Any]) -> dict[str, Any] | None:
         for forecast in ("model", *BASELINES)
         if isinstance(overall.get(forecast), dict)
     }
-    summary["main_metric"] = "rmse"
-    if isinstance(evaluation.get("model_beats_naive"), dict):
+    summary["main_metric"] = "rmse_return" if "rmse_return" in summary["model"] else "rmse"
+    if isinstance(evaluation.get("model_beats_naive"), dict):  # schema 1: point estimates, no test
         summary["model_beats_naive"] = evaluation["model_beats_naive"]
+    if isinstance(evaluation.get("edge"), dict):  # schema 2: true only when significant at 5 %
+        summary["edge"] = {k: v for k, v in evaluation["edge"].items() if isinstance(v, bool)}
+        summary["verdict"] = str(evaluation.get("verdict") or "")
+        raw = overall.get("tests")
+        tests: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        summary["tests"] = {
+            name: {f: t[f] for f in TEST_FIELDS if f in t} for name, t in tests.items() if isinstance(t, dict)
+        }
     if isinstance(evaluation.get("period"), dict):
         summary["test_period"] = evaluation["period"]
     return summary

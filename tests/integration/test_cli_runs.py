@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from shared.polling import poll
 from shared.stores.mongo_store import MongoRunStore
 
 pytestmark = pytest.mark.integration
+TRAINER_VERSION = tomllib.loads((REPO_ROOT / "trainer/pyproject.toml").read_text())["project"]["version"]
 
 
 def flexrun(cloud: LocalCloud, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -32,10 +34,10 @@ def flexrun(cloud: LocalCloud, *args: str, timeout: float = 300) -> subprocess.C
 def deployable(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A validated trainer package in the manifest (the chain test may have uploaded it already)."""
     manifest = chain.read_manifest(local_cloud) or {"entries": []}
-    if not any(e["status"] == "validated" and e["version"] == "0.1.0" for e in manifest["entries"]):
+    if not any(e["status"] == "validated" and e["version"] == TRAINER_VERSION for e in manifest["entries"]):
         package = chain.build_trainer_package(tmp_path_factory.mktemp("dist"))
         chain.wait_for_manifest_entry(local_cloud, chain.upload_package(local_cloud, package))
-    return "0.1.0"
+    return TRAINER_VERSION
 
 
 def test_run_with_wait_follows_the_run_to_success(local_cloud: LocalCloud, deployable: str):

@@ -42,3 +42,16 @@ def test_the_summary_puts_the_model_next_to_its_baselines():
     assert summary["model"] == {"rmse": 1.0, "mae": 2.0, "mape": 3.0, "directional_accuracy": 0.6}
     assert summary["naive_last_value"] == {"rmse": 1.1} and summary["model_beats_naive"] == {"rmse": True}
     assert metrics_summary({"schema_version": 1}) is None
+
+
+def test_a_schema_2_summary_carries_the_edge_verdicts_and_their_tests():
+    test = {"measure": "squared_return_error", "gain": 0.01, "ci95": [-0.01, 0.03], "p_value": 0.31, "edge": False}
+    block = {"model": {"rmse_return": 0.007, "mase": 0.57, "directional_accuracy": 0.56},
+             "naive_last_value": {"rmse_return": 0.0072, "mase": 0.58},
+             "tests": {"naive_last_value": test}}  # fmt: skip
+    evaluation = {"overall": block, "edge": {"naive_last_value": False},
+                  "verdict": "no significant edge over naive last value"}  # fmt: skip
+    summary = metrics_summary({"schema_version": 2, "evaluation": evaluation})
+    assert summary["main_metric"] == "rmse_return" and summary["edge"] == {"naive_last_value": False}
+    assert summary["tests"]["naive_last_value"] == {"gain": 0.01, "ci95": [-0.01, 0.03], "p_value": 0.31, "edge": False}
+    assert summary["verdict"] == "no significant edge over naive last value"

@@ -53,3 +53,12 @@ def test_a_failure_says_why_and_what_to_do():
 def test_a_job_name_that_is_not_a_custom_job_gets_no_console_link():
     assert console_url("projects/p/locations/l/hyperparameterTuningJobs/1") is None
     assert console_url(None) is None
+
+
+def test_a_success_says_in_plain_words_when_the_model_has_no_significant_edge():
+    summary = {"model": {"mase": 0.572, "directional_accuracy": 0.56}, "naive_last_value": {"mase": 0.58},
+               "majority_direction": {"directional_accuracy": 0.542}, "edge": {"naive_last_value": False},
+               "verdict": "no significant edge over naive last value"}  # fmt: skip
+    message = run_finished({**RECORD, "metrics_summary": summary})
+    assert "no significant edge over naive last value" in message.text
+    assert "MASE 0.572 (naive 0.58)" in message.text and "(majority 54.2%)" in message.text

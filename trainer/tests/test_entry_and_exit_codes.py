@@ -101,7 +101,8 @@ def test_failed_run_removes_stale_success_marker(tmp_path: Path, no_gcloud_env: 
     (out / "_SUCCESS").write_text("{}")  # left by an earlier, successful run
     assert main(["--output-dir", str(out), "--data", str(tmp_path / "missing.csv")]) == 3
     assert not (out / "_SUCCESS").exists()
-    assert [p.name for p in out.iterdir()] == []  # the staging directory is cleaned up too
+    # The staging directory is cleaned up; what is left says why the run failed.
+    assert [p.name for p in out.iterdir()] == ["outcome.json"]
 
 
 def test_python_dash_m_reports_exit_code_and_json_log(tmp_path: Path) -> None:
@@ -110,3 +111,26 @@ def test_python_dash_m_reports_exit_code_and_json_log(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     failure = lines[-1]
     assert failure["severity"] == "ERROR" and failure["event"] == "run_failed" and failure["exit_code"] == 3
+
+
+def test_failed_run_writes_its_reason_and_last_error_line(tmp_path: Path, no_gcloud_env: None) -> None:
+    out = tmp_path / "out"
+    assert main(["--output-dir", str(out), "--data", str(tmp_path / "missing.csv")]) == 3
+    doc = json.loads((out / "outcome.json").read_text())
+    assert doc["status"] == "failed" and doc["exit_code"] == 3 and doc["reason"] == "data_error"
+    assert doc["error_type"] == "DataError" and "missing.csv" in doc["error"]
+
+
+def test_bad_arguments_are_reported_in_the_output_dir_too(tmp_path: Path, no_gcloud_env: None) -> None:
+    assert main(["--output-dir", str(tmp_path), "--epochs", "0"]) == 2
+    doc = json.loads((tmp_path / "outcome.json").read_text())
+    assert (doc["exit_code"], doc["reason"]) == (2, "bad_arguments")
+
+
+def test_outcome_never_carries_url_credentials() -> None:
+    from flexrun_trainer.outcome import document
+
+    doc = document(2, ValueError("cannot reach mongodb://admin:s3cret@db.example:27017/x\nsecond line"))
+    assert "s3cret" not in json.dumps(doc) and doc["error"] == "second line"
+    doc = document(2, ValueError("bad mongodb+srv://admin:s3cret@db.example/x"))
+    assert "s3cret" not in doc["error"] and "***@" in doc["error"]

@@ -39,7 +39,7 @@ def test_loading_twice_does_not_duplicate_days(mongo_url: str, small_csv: Path, 
     assert load_main(["--url", mongo_url, "--csv", str(small_csv), "--collection", "twice"]) == 0
     # The second file overlaps the first and corrects one close: the day is updated, not duplicated.
     frame = pd.read_csv(small_csv)
-    frame.loc[0, "close"] += 1.0
+    frame.loc[0, "close"] = (frame.loc[0, "high"] + frame.loc[0, "low"]) / 2  # a close within the day's range
     frame.head(50).to_csv(tmp_path / "overlap.csv", index=False)
     assert load_main(["--url", mongo_url, "--csv", str(tmp_path / "overlap.csv"), "--collection", "twice"]) == 0
     assert _count(mongo_url, "twice") == len(frame)

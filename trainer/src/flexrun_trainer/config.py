@@ -10,6 +10,7 @@ import argparse
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from flexrun_trainer.errors import ConfigError
@@ -40,6 +41,8 @@ class TrainConfig:
     end_date: str | None = None
     mongo_db: str = ""  # empty: the database named in MONGODB_URL, else "flexrun"
     mongo_collection: str = "prices"
+    max_data_age_days: int = 7  # calendar days: a long weekend plus a holiday stays fresh
+    as_of: str | None = None  # the day staleness is judged on; None: the newest date in the data
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -93,6 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end-date", default=None, help="ignore rows after this date (YYYY-MM-DD)")
     p.add_argument("--mongo-db", default=None, help="database (default: the URL's, else 'flexrun')")
     p.add_argument("--mongo-collection", default="prices")
+    p.add_argument(
+        "--max-data-age-days",
+        type=_positive_int,
+        default=7,
+        help="a symbol whose last row is older than this (before --as-of) gets no next-day forecast",
+    )
+    p.add_argument(
+        "--as-of",
+        default=None,
+        help="YYYY-MM-DD or 'today' (UTC): the day staleness is judged on (default: the newest date in the data)",
+    )
     return p
 
 
@@ -130,4 +144,17 @@ def parse_config(argv: Sequence[str] | None, env: dict[str, str] | None = None) 
         end_date=ns.end_date,
         mongo_db=ns.mongo_db or "",
         mongo_collection=ns.mongo_collection,
+        max_data_age_days=ns.max_data_age_days,
+        as_of=_as_of(ns.as_of),
     )
+
+
+def _as_of(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if text.lower() == "today":
+        return datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").strftime("%Y-%m-%d")
+    except ValueError:
+        raise ConfigError(f"--as-of must be YYYY-MM-DD or 'today', got {text!r}") from None

@@ -8,10 +8,11 @@ came from, before TensorFlow is even imported.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from flexrun_trainer.errors import ConfigError, DataError
@@ -87,27 +88,85 @@ def read_mongo(url: str, database: str, collection: str, symbols: Iterable[str])
     return pd.DataFrame(docs)
 
 
-def validate(frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Types, sanity and order: sorted by (symbol, date), one row per pair, positive prices."""
+def _rows(out: pd.DataFrame, bad: pd.Series, problem: Callable[[pd.Series], str], source: str) -> DataError:
+    """A DataError naming the first offending row (1-based data row of the source) and the count."""
+    first = out[bad].iloc[0]
+    date = first["date"].strftime("%Y-%m-%d") if pd.notna(first["date"]) else "?"
+    more = int(bad.sum()) - 1
+    tail = f" (and {more} more row(s))" if more else ""
+    return DataError(f"{source}: row {int(first['_row'])} ({first['symbol']} {date}): {problem(first)}{tail}")
+
+
+def validate(frame: pd.DataFrame, source: str, today: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Types, sanity and order: sorted by (symbol, date), one row per pair, consistent positive prices.
+
+    Every refusal names the source, the first bad row (its 1-based data row: line N+1 of a CSV with a
+    header) with its symbol and date, and how many more rows share the problem.
+    """
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"{source}: missing column(s) {', '.join(missing)}")
     out = frame[COLUMNS].copy()
+    out["_row"] = np.arange(1, len(out) + 1)
     out["symbol"] = out["symbol"].astype(str).str.strip().str.upper()
     out["date"] = pd.to_datetime(out["date"], errors="coerce", utc=True).dt.tz_localize(None).dt.normalize()
     for col in PRICE_COLUMNS + ["volume"]:
         out[col] = pd.to_numeric(out[col], errors="coerce")
     bad = out[COLUMNS].isna().any(axis=1)
     if bad.any():
-        raise DataError(f"{source}: {int(bad.sum())} row(s) with a missing or non-numeric value or date")
-    if (out[PRICE_COLUMNS] <= 0).any().any():
-        raise DataError(f"{source}: prices must be positive")
-    if (out["volume"] < 0).any():
-        raise DataError(f"{source}: volume must not be negative")
-    dupes = out.duplicated(["symbol", "date"])
+        raise _rows(out, bad, lambda r: "a missing or non-numeric value or date", source)
+    numbers = out[PRICE_COLUMNS + ["volume"]].to_numpy(np.float64)
+    bad = pd.Series(~np.isfinite(numbers).all(axis=1), index=out.index)
+    if bad.any():
+        raise _rows(out, bad, lambda r: "a price or volume is not finite (inf)", source)
+    bad = (out[PRICE_COLUMNS] <= 0).any(axis=1)
+    if bad.any():
+        raise _rows(out, bad, lambda r: "prices must be positive", source)
+    bad = out["volume"] < 0
+    if bad.any():
+        raise _rows(out, bad, lambda r: f"volume {r['volume']:g} is negative", source)
+    bad = out["high"] < out["low"]
+    if bad.any():
+        raise _rows(out, bad, lambda r: f"high {r['high']:g} < low {r['low']:g}", source)
+    # open and close inside [low, high]: this also catches a typo'd price (a 10x close is above its high).
+    for col in ("open", "close"):
+        bad = (out[col] > out["high"]) | (out[col] < out["low"])
+        if bad.any():
+
+            def outside(r: pd.Series, c: str = col) -> str:
+                return f"{c} {r[c]:g} outside [low {r['low']:g}, high {r['high']:g}]"
+
+            raise _rows(out, bad, outside, source)
+    if today is None:
+        today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+    bad = out["date"] > today
+    if bad.any():
+        raise _rows(out, bad, lambda r: f"date is in the future (today is {today:%Y-%m-%d} UTC)", source)
+    dupes = out.duplicated(["symbol", "date"], keep="first")
     if dupes.any():
-        raise DataError(f"{source}: {int(dupes.sum())} duplicate (symbol, date) row(s)")
-    return out.sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
+        raise _rows(out, dupes, lambda r: "duplicate date for this symbol", source)
+    out = out.sort_values(["symbol", "date"], kind="mergesort").reset_index(drop=True)
+    constant = out.groupby("symbol")["close"].nunique()
+    flat = sorted(str(s) for s in constant[(constant == 1) & (out.groupby("symbol").size() > 1)].index)
+    if flat:
+        raise DataError(f"{source}: symbol(s) {', '.join(flat)}: the close never changes (a degenerate series)")
+    return out.drop(columns="_row")
+
+
+def stale_symbols(frame: pd.DataFrame, max_age_days: int, as_of: pd.Timestamp | None = None) -> dict[str, str]:
+    """Symbols whose last row is more than max_age_days (calendar days) before as_of, with the reason.
+
+    as_of defaults to the newest date in the data, so a symbol that stopped trading while others went on
+    is caught on historical data too; pass today to judge live data.
+    """
+    last = frame.groupby("symbol")["date"].max()
+    reference = as_of if as_of is not None else last.max()
+    return {
+        str(symbol): f"last row {day:%Y-%m-%d} is {(reference - day).days} days before {reference:%Y-%m-%d}"
+        f" (over --max-data-age-days {max_age_days})"
+        for symbol, day in last.items()
+        if (reference - day).days > max_age_days
+    }
 
 
 def select(

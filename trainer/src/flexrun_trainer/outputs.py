@@ -2,7 +2,7 @@
 
 Every file is first written into a local staging directory. Publishing then moves each into place
 (local: `os.replace`, atomic on one filesystem; gs://: one upload per object, atomic per object) and
-writes `_SUCCESS` last. A stale `_SUCCESS` from an earlier run in the same directory is removed before
+writes `_SUCCESS` last. A stale `_SUCCESS` (and `outcome.json`) from an earlier run is removed before
 training starts, so "`_SUCCESS` exists" always means "every file listed in it is complete and from the
 same run". `_SUCCESS` holds a small JSON manifest (names, sizes, sha256) of the files it vouches for.
 """
@@ -20,6 +20,8 @@ from typing import Any
 from flexrun_trainer.errors import ConfigError
 
 SUCCESS = "_SUCCESS"
+# Removed before a run starts: an earlier run's verdicts must never be read as this run's.
+STALE = (SUCCESS, "outcome.json")
 _CONTENT_TYPES = {".json": "application/json", ".png": "image/png", ".keras": "application/zip"}
 
 
@@ -59,7 +61,8 @@ class OutputDir:
 
             probe = self._final(".flexrun-write-probe")
             try:
-                gcs.delete_if_exists(self._final(SUCCESS))
+                for stale in STALE:
+                    gcs.delete_if_exists(self._final(stale))
                 # A write, not a bucket lookup: a missing bucket or a service account without
                 # object-create permission fails here, before training, not after it.
                 gcs.upload_bytes(b"", probe)
@@ -67,10 +70,11 @@ class OutputDir:
             except Exception as exc:
                 raise ConfigError(f"cannot write to {self.target}: {exc}") from exc
         else:
-            try:
-                os.remove(self._final(SUCCESS))
-            except FileNotFoundError:
-                pass
+            for stale in STALE:
+                try:
+                    os.remove(self._final(stale))
+                except FileNotFoundError:
+                    pass
 
     def write_json(self, name: str, doc: Any) -> None:
         with open(self.staged(name), "w", encoding="utf-8") as fh:

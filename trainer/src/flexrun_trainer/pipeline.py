@@ -17,17 +17,19 @@ import pandas as pd
 
 from flexrun_trainer import DIST_NAME, __version__
 from flexrun_trainer.config import TrainConfig
-from flexrun_trainer.data import load_prices
+from flexrun_trainer.data import load_prices, stale_symbols
 from flexrun_trainer.errors import DataError
 from flexrun_trainer.logs import get_logger
-from flexrun_trainer.metrics import evaluate
+from flexrun_trainer.metrics import TrainingFacts, evaluate
+from flexrun_trainer.outcome import OUTCOME
+from flexrun_trainer.outcome import document as outcome_document
 from flexrun_trainer.outputs import OutputDir
-from flexrun_trainer.schema import SCHEMA_VERSION
+from flexrun_trainer.schema import PREDICTIONS_SCHEMA_VERSION, SCHEMA_VERSION
 from flexrun_trainer.windows import FEATURES, Scaler, Split, latest_windows, make_samples, time_split
 
 MODEL_FILE = "model.keras"
 # Publishing order: the model and its inputs first, metrics.json (what readers poll) last before _SUCCESS.
-OUTPUT_FILES = [MODEL_FILE, "preprocessing.json", "forecast.png", "predictions.json", "metrics.json"]
+OUTPUT_FILES = [MODEL_FILE, "preprocessing.json", "forecast.png", "predictions.json", OUTCOME, "metrics.json"]
 
 
 class _Phases:
@@ -83,6 +85,9 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
         split = time_split(make_samples(frame, cfg.window, cfg.ma_window), cfg.val_fraction, cfg.test_fraction)
         scaler = Scaler.fit(split.train)
         latest = latest_windows(frame, cfg.window, cfg.ma_window)
+        stale = stale_symbols(frame, cfg.max_data_age_days, pd.Timestamp(cfg.as_of) if cfg.as_of else None)
+        if stale:
+            log.warning("stale symbols get no forecast", extra={"event": "stale_symbols", "symbols": stale})
         t = phases.done("load_data", t, rows=len(frame), source=source, split=_split_info(split))
 
         from flexrun_trainer import model as tfmodel  # the first TensorFlow import happens here
@@ -108,8 +113,8 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
         next_return = scaler.y_inverse(tfmodel.predict(net, scaler.x(latest.x)))
         if not (np.isfinite(test_return).all() and np.isfinite(next_return).all()):
             raise DataError("the model produced non-finite forecasts (diverged training): check the data for outliers")
-        evaluation = evaluate(split.test, test_return)
-        t = phases.done("evaluate", t, overall=evaluation["overall"])
+        evaluation = evaluate(split.test, test_return, split.train)
+        t = phases.done("evaluate", t, edge=evaluation["edge"], verdict=evaluation["verdict"])
 
         net.save(out.staged(MODEL_FILE))
         out.write_json(
@@ -117,14 +122,17 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
         )
         from flexrun_trainer.plot import plot_forecasts
 
-        model_close = split.test.last_close * np.exp(test_return)
+        facts = TrainingFacts.of(split.train)
         plot_forecasts(
             split.test,
-            model_close,
+            test_return,
+            facts.per_sample(facts.drift, split.test.symbol, 0.0),
+            evaluation,
             out.staged("forecast.png"),
-            f"flexrun-trainer {__version__}: next-day close, test period",
+            f"flexrun-trainer {__version__}, seed {cfg.seed}: next-day close, test period "
+            f"{evaluation['period']['first_target_date']} to {evaluation['period']['last_target_date']}",
         )
-        out.write_json("predictions.json", _predictions(latest, next_return, started_at))
+        out.write_json("predictions.json", _predictions(latest, next_return, facts, stale, started_at))
         t = phases.done("write", t)
 
         finished_at = datetime.now(timezone.utc)
@@ -148,6 +156,7 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
                 "last_date": _day(frame["date"].max()),
                 "features": list(FEATURES),
                 "split": _split_info(split),
+                "stale_symbols": stale,
             },
             "training": {
                 "model": "gru",
@@ -162,7 +171,9 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
                 "device": {**device.as_dict(), "xla": trained.xla},
             },
             "evaluation": evaluation,
+            "outcome": outcome_document(0),
         }
+        out.write_json(OUTCOME, metrics["outcome"])
         out.write_json("metrics.json", metrics)
         out.publish(OUTPUT_FILES, __version__)
         log.info(
@@ -171,7 +182,8 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
                 "event": "run_finished",
                 "output_dir": cfg.output_dir,
                 "seconds": metrics["run"]["duration_seconds"],
-                "model_beats_naive": evaluation["model_beats_naive"],
+                "edge": evaluation["edge"],
+                "verdict": evaluation["verdict"],
             },
         )
         return metrics
@@ -179,9 +191,13 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
         out.cleanup()
 
 
-def _predictions(latest: Any, next_return: np.ndarray, generated_at: datetime) -> dict[str, Any]:
+def _predictions(
+    latest: Any, next_return: np.ndarray, facts: TrainingFacts, stale: dict[str, str], generated_at: datetime
+) -> dict[str, Any]:
     items = []
     for i, symbol in enumerate(latest.symbol):
+        if symbol in stale:
+            continue
         last_date = pd.Timestamp(latest.last_date[i])
         items.append(
             {
@@ -195,14 +211,18 @@ def _predictions(latest: Any, next_return: np.ndarray, generated_at: datetime) -
                 "baselines": {
                     "naive_last_value": float(latest.last_close[i]),
                     "moving_average": float(latest.ma_close[i]),
+                    "drift": float(latest.last_close[i] * np.exp(facts.drift.get(symbol, 0.0))),
                 },
             }
         )
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": PREDICTIONS_SCHEMA_VERSION,
         "package_version": __version__,
         "generated_at": generated_at.isoformat(),
         "model": "gru",
         "horizon_days": 1,
         "predictions": items,
+        # Symbols without a forecast, and why: a "next-day" forecast for a series that ended long ago
+        # would be dated years back and mean nothing.
+        "skipped": [{"symbol": s, "reason": f"stale: {why}"} for s, why in sorted(stale.items())],
     }

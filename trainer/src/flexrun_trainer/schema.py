@@ -9,9 +9,12 @@ from __future__ import annotations
 from numbers import Real
 from typing import Any
 
-from flexrun_trainer.metrics import FORECASTS, METRICS
+from flexrun_trainer.metrics import BASELINES, FORECASTS, PRICE_METRICS, VALUE_METRICS
 
-SCHEMA_VERSION = 1
+# 2: scale-free measures, drift and majority-direction baselines, Diebold–Mariano tests and "edge"
+#    verdicts replace v1's price-unit pooled errors and point-estimate "model_beats_naive" flags.
+SCHEMA_VERSION = 2
+PREDICTIONS_SCHEMA_VERSION = 1  # predictions.json only gained fields
 
 _NUMBER = (Real,)
 # dotted path → expected type(s); "*" stands for every key of a mapping.
@@ -48,15 +51,28 @@ METRICS_FIELDS: dict[str, tuple[type, ...]] = {
     "training.device.xla": (bool,),
     "evaluation.period.first_target_date": (str,),
     "evaluation.period.last_target_date": (str,),
-    "evaluation.model_beats_naive": (dict,),
+    "evaluation.significance.test": (str,),
+    "evaluation.significance.alpha": _NUMBER,
+    "evaluation.verdict": (str,),
+    "outcome.status": (str,),
+    "outcome.exit_code": (int,),
 }
 for _scope in ("evaluation.overall", "evaluation.per_symbol.*"):
     METRICS_FIELDS[f"{_scope}.samples"] = (int,)
     METRICS_FIELDS[f"{_scope}.up_day_share"] = _NUMBER
     METRICS_FIELDS[f"{_scope}.model_up_call_share"] = _NUMBER
     for _fc in FORECASTS:
-        for _m in METRICS:
+        for _m in VALUE_METRICS if _fc != "majority_direction" else ("directional_accuracy",):
             METRICS_FIELDS[f"{_scope}.{_fc}.{_m}"] = _NUMBER
+    for _b in BASELINES:
+        METRICS_FIELDS[f"{_scope}.edge.{_b}"] = (bool,)
+        for _t, _types in (("gain", _NUMBER), ("ci95", (list,)), ("p_value", _NUMBER), ("edge", (bool,))):
+            METRICS_FIELDS[f"{_scope}.tests.{_b}.{_t}"] = _types
+for _b in BASELINES:
+    METRICS_FIELDS[f"evaluation.edge.{_b}"] = (bool,)
+for _fc in FORECASTS[:-1]:
+    for _m in PRICE_METRICS:
+        METRICS_FIELDS[f"evaluation.per_symbol.*.{_fc}.{_m}"] = _NUMBER
 
 PREDICTION_FIELDS: dict[str, tuple[type, ...]] = {
     "symbol": (str,),
@@ -107,6 +123,7 @@ def validate_metrics(doc: Any) -> list[str]:
 
 
 def validate_predictions(doc: Any) -> list[str]:
+    """Problems with a predictions.json document (PREDICTIONS_SCHEMA_VERSION)."""
     problems = check(doc, {"schema_version": (int,), "package_version": (str,), "predictions": (list,)})
     for i, item in enumerate(doc.get("predictions", []) if isinstance(doc, dict) else []):
         problems += [f"predictions[{i}].{p}" for p in check(item, PREDICTION_FIELDS)]
