@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from shared.config.settings import MAX_TIMEOUT_SECONDS
 from shared.errors import InvalidRunRequest
 from shared.jobs.catalog import canonical_gpu
-from shared.runs.request import label_value
+from shared.runs.request import MAX_REPLICAS, label_value
 
 if TYPE_CHECKING:
     from google.cloud import aiplatform_v1
@@ -46,6 +46,7 @@ class RunPlan:
     args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     strategy: str = "FLEX_START"
+    replica_count: int = 1  # machines training one model: pool 0 holds the chief, pool 1 the rest
     secret_env: dict[str, str] = field(default_factory=dict)  # NAME_SECRET → projects/…/secrets/…/versions/…
 
     @property
@@ -75,11 +76,31 @@ def check_limits(plan: RunPlan) -> None:
         raise InvalidRunRequest(f"timeout must be 1 s to 7 days (DWS limit), not {plan.timeout_seconds} s")
     if plan.max_wait_seconds < 0:
         raise InvalidRunRequest("max_wait must not be negative (0 = wait without limit)")
+    if not 1 <= plan.replica_count <= MAX_REPLICAS:
+        raise InvalidRunRequest(f"replicas must be 1 to {MAX_REPLICAS}, not {plan.replica_count}")
     if not 1 <= plan.gpu_count <= 16:
         raise InvalidRunRequest(f"gpu count must be 1 to 16, not {plan.gpu_count}")
     clash = set(plan.env) & set(plan.secret_env)
     if clash:
         raise InvalidRunRequest(f"env {sorted(clash)} would shadow secret references")
+
+
+def worker_pools(
+    machine: aiplatform_v1.MachineSpec, package: aiplatform_v1.PythonPackageSpec, replicas: int
+) -> list[aiplatform_v1.WorkerPoolSpec]:
+    """Pool 0: the chief (one replica, Vertex's rule for the primary pool); pool 1: the other replicas.
+
+    Both pools get the same machine spec: DWS requires "the same machine configuration in every worker
+    pool" (google-facts.md, training/schedule-jobs-dws), and MultiWorkerMirroredStrategy wants equal
+    replicas anyway. Vertex then sets TF_CONFIG (chief / worker) in each replica (google-facts.md)."""
+    from google.cloud import aiplatform_v1
+
+    pools = [aiplatform_v1.WorkerPoolSpec(machine_spec=machine, replica_count=1, python_package_spec=package)]
+    if replicas > 1:
+        pools.append(
+            aiplatform_v1.WorkerPoolSpec(machine_spec=machine, replica_count=replicas - 1, python_package_spec=package)
+        )
+    return pools
 
 
 def build_custom_job(plan: RunPlan) -> aiplatform_v1.CustomJob:
@@ -108,9 +129,7 @@ def build_custom_job(plan: RunPlan) -> aiplatform_v1.CustomJob:
     if plan.strategy == "FLEX_START":  # only DWS waits; 0 is sent as "0s" and means "wait without limit"
         scheduling.max_wait_duration = timedelta(seconds=plan.max_wait_seconds)
     spec = aiplatform_v1.CustomJobSpec(
-        worker_pool_specs=[
-            aiplatform_v1.WorkerPoolSpec(machine_spec=machine, replica_count=1, python_package_spec=package)
-        ],
+        worker_pool_specs=worker_pools(machine, package, plan.replica_count),
         scheduling=scheduling,
         base_output_directory=aiplatform_v1.GcsDestination(output_uri_prefix=plan.output_uri),
     )

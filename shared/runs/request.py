@@ -29,6 +29,9 @@ _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 _SECRET_LOOKING = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL|MONGODB_URL|WEBHOOK)", re.I)
 
 
+MAX_REPLICAS = 8  # a cap so a typo cannot book a fleet; raise it when a run needs more
+
+
 class GpuRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     type: str
@@ -50,6 +53,8 @@ class RunRequest(BaseModel):
     schema_version: int = SCHEMA_VERSION
     package_version: str | None = None
     gpu: GpuRequest | None = None
+    # Machines of the same kind, all training one model (TensorFlow MultiWorkerMirroredStrategy).
+    replicas: int = Field(1, ge=1, le=MAX_REPLICAS)
     machine_type: str | None = Field(None, pattern=r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
     region: str | None = Field(None, pattern=r"^[a-z]+-[a-z]+[0-9]$")
     # Durations: seconds or the one grammar's text ("1h30m", shared/config/durations.py).

@@ -114,3 +114,17 @@ def test_every_catalog_gpu_is_an_aiplatform_accelerator_with_a_prebuilt_image():
     for gpu in load_catalog()["gpus"]:
         assert gpu in aiplatform_v1.AcceleratorType.__members__
         assert executor_image(gpu, "europe-west4").startswith("europe-docker.pkg.dev/vertex-ai/training/tf-gpu.")
+
+
+def test_several_replicas_are_a_chief_pool_and_a_worker_pool_on_the_same_machine():
+    pools = build_custom_job(plan(replica_count=3)).job_spec.worker_pool_specs
+    assert [p.replica_count for p in pools] == [1, 2]
+    # DWS: the same machine configuration in every worker pool (google-facts.md).
+    assert pools[0].machine_spec == pools[1].machine_spec
+    assert pools[0].python_package_spec == pools[1].python_package_spec
+    assert len(build_custom_job(plan()).job_spec.worker_pool_specs) == 1
+
+
+def test_too_many_replicas_are_refused():
+    with pytest.raises(InvalidRunRequest, match="replicas"):
+        build_custom_job(plan(replica_count=9))

@@ -19,7 +19,11 @@ def message(data: bytes | dict, attributes: dict[str, str] | None = None, messag
 
 def test_empty_message_means_defaults():
     request = parse_run_request(message(b""))
-    assert request.gpu is None and request.max_wait is None and request.args == []
+    assert request.gpu is None and request.max_wait is None and request.args == [] and request.replicas == 1
+
+
+def test_a_message_can_ask_for_several_replicas():
+    assert parse_run_request(message({"replicas": 2})).replicas == 2
 
 
 def test_overrides_are_read():
@@ -45,6 +49,8 @@ def test_overrides_are_read():
         ({"env": {"lower": "x"}}, "env"),
         ({"schema_version": 2}, "schema_version"),
         ({"gpu": {"type": "NVIDIA_L4", "count": 0}}, "gpu.count"),
+        ({"replicas": 0}, "replicas"),
+        ({"replicas": 9}, "replicas"),
     ],
 )
 def test_bad_fields_are_refused_with_the_field_named(payload, field):
