@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from cli.doctor import doctor
 from cli.package import package
 from cli.run import jobs, run, schedule
 
@@ -19,6 +20,7 @@ main.add_command(package)
 main.add_command(run)
 main.add_command(schedule)
 main.add_command(jobs)
+main.add_command(doctor)
 
 _PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from deploy import topology
-from local.services import clients, gcs, jobservice, mongo, postgres, pubsub
+from local.services import clients, gcs, jobservice, mongo, postgres, projectapis, pubsub
 from local.services.functions import start_function
 from local.services.processes import ManagedProcess, ProcessStartError, process_start_time, stop_recorded
 from local.services.supervisor import Supervisor
@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from google.cloud import pubsub_v1, storage
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("pubsub", "gcs", "mongo", "postgres", "postgrest", "slack", "vertex", "functions", "eventarc")
+SERVICES = (
+    "pubsub", "gcs", "mongo", "postgres", "postgrest", "slack", "vertex", "projectapis", "functions", "eventarc",
+)  # fmt: skip
 NEEDS = {
     "gcs": {"pubsub"},
     "vertex": {"pubsub", "gcs"},
@@ -149,7 +151,12 @@ class LocalCloud:
         if "vertex" in selected:
             storage_host, pubsub_host = self.env["STORAGE_EMULATOR_HOST"], self.env["PUBSUB_EMULATOR_HOST"]
             tasks["vertex"] = lambda: jobservice.start_vertex(sd, REPO_ROOT, storage_host, pubsub_host)
+        if "projectapis" in selected:
+            seed = projectapis.initial_state(self.env, _scheduled_job())
+            tasks["projectapis"] = lambda: projectapis.start_projectapis(sd, REPO_ROOT, seed)
         self.endpoints.update(self._parallel(tasks))
+        if "projectapis" in selected:
+            self.env["FLEXRUN_PROJECT_APIS_ENDPOINT"] = self.endpoints["projectapis"]
         if "mongo" in selected:
             self.env["MONGODB_URL"] = self.endpoints["mongo"]
         if "postgrest" in selected:
@@ -278,6 +285,15 @@ class LocalCloud:
         """The payloads posted to the Slack webhook so far, oldest first."""
         with urllib.request.urlopen(f"{self.endpoints['slack']}/_received", timeout=5) as response:
             return [entry["payload"] for entry in json.load(response)]
+
+
+def _scheduled_job() -> Any:
+    """deploy/schedule.json as the Cloud Scheduler job cloudbuild.yaml makes of it."""
+    from cli.schedule import load_schedule
+    from shared.doctor.needs import ScheduledJob
+
+    schedule = load_schedule()
+    return ScheduledJob(schedule.name, schedule.cron, schedule.time_zone, schedule.body.decode())
 
 
 def _lost_a_port_race(error: ProcessStartError) -> bool:

@@ -85,6 +85,18 @@ class Settings(BaseSettings):
         "capacity_wait_expired,stockout,quota_exceeded", description="Failure classes that move to the next step."
     )
     flexrun_fallback_max_attempts: int = Field(5, ge=1, le=10, description="Attempts per run, all steps together.")
+    # Quota-aware fallback (issue 18): the reconciler stores a snapshot of Vertex AI's GPU quotas here
+    flexrun_quota_snapshot_object: str = Field(
+        "quota-snapshot.json", description="Object in the package bucket holding the quota snapshot."
+    )
+    flexrun_quota_snapshot_max_age: int = Field(
+        6 * 3600, ge=60, description="Seconds after which submit-run plans without the snapshot (stale)."
+    )
+    flexrun_project_apis_endpoint: str | None = Field(
+        None,
+        description="Cloud Quotas, Service Usage, IAM, Secret Manager and Scheduler metadata endpoint; "
+        "http:// selects the local stand-in; unset = Google's endpoints.",
+    )
     flexrun_trainer_secrets: str = Field(
         "",
         description="ENV=SECRET[:VERSION],...: Secret Manager secrets the trainer resolves; the job gets ENV_SECRET "
