@@ -11,6 +11,7 @@ from types import FrameType
 
 from local.standins.projectapis.server import ProjectApisServer
 from local.standins.projectapis.state import ProjectState
+from shared.config import logs
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,8 +28,8 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(json.dumps({"severity": "INFO", "message": "listening", "component": "projectapis", "port": args.port}),
-          flush=True)  # fmt: skip
+    logs.setup(component="projectapis")
+    logs.info("project APIs stand-in listening", port=args.port)
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
