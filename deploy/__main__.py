@@ -2,6 +2,7 @@
 
 python -m deploy plan --project my-project [--region R] [--bucket B] [--schedule "0 1 * * *"] [--set _KEY=VALUE]
 python -m deploy bundle --out build/functions
+python -m deploy cloudbuild [--check]   # write (or check) cloudbuild.yaml from deploy/spec.py
 """
 
 from __future__ import annotations
@@ -23,11 +24,28 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--schedule", help="_SCHEDULE: cron expression of the nightly run")
     plan.add_argument("--set", action="append", default=[], metavar="_KEY=VALUE", help="any other substitution")
     plan.add_argument("--gcloud-only", action="store_true", help="only the gcloud command lines, one per line")
+    plan.add_argument("--env-only", action="store_true", help="only each function's environment and secrets")
 
     bundle = commands.add_parser("bundle", help="assemble one deployable source directory per function")
     bundle.add_argument("--out", type=Path, default=Path("build/functions"))
 
+    generate = commands.add_parser("cloudbuild", help="write cloudbuild.yaml from the deploy spec (deploy/spec.py)")
+    generate.add_argument("--check", action="store_true", help="fail if cloudbuild.yaml differs, write nothing")
+
     args = parser.parse_args(argv)
+    if args.command == "cloudbuild":
+        from deploy import generate as generator
+        from deploy.cloudbuild import CLOUDBUILD_YAML
+
+        if args.check:
+            problem = generator.check()
+            print(
+                problem or f"{CLOUDBUILD_YAML.name} matches the deploy spec", file=sys.stderr if problem else sys.stdout
+            )
+            return 1 if problem else 0
+        CLOUDBUILD_YAML.write_text(generator.render())
+        print(f"wrote {CLOUDBUILD_YAML.name}")
+        return 0
     if args.command == "bundle":
         from deploy.bundle import build_bundles
 
@@ -36,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from deploy import cloudbuild
-    from deploy.plan import PROJECT_NUMBER_PLACEHOLDER, plan_steps, render
+    from deploy.plan import PROJECT_NUMBER_PLACEHOLDER, plan_steps, render, render_env
 
     overrides = dict(_pair(item, parser) for item in args.set)
     for key, value in (("_REGION", args.region), ("_BUCKET", args.bucket), ("_SCHEDULE", args.schedule)):
@@ -48,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     if not args.project_number:
         print(f"# --project-number not given: {PROJECT_NUMBER_PLACEHOLDER} stands for it below", file=sys.stderr)
-    sys.stdout.write(render(steps, gcloud_only=args.gcloud_only))
+    if args.env_only:
+        sys.stdout.write(render_env(steps))
+    elif args.gcloud_only:
+        sys.stdout.write(render(steps, gcloud_only=True))
+    else:
+        sys.stdout.write(render_env(steps) + "\n" + render(steps))
     return 0
 
 

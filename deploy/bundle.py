@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.topology import FUNCTIONS, FunctionSpec
+from deploy.spec import FUNCTIONS, FunctionSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COPIED_PACKAGES = ("shared",)
@@ -74,7 +74,7 @@ class Bundle:
 
 
 def build_bundles(out_dir: Path, repo_root: Path = REPO_ROOT) -> list[Bundle]:
-    """One bundle per function in `deploy.topology.FUNCTIONS`, under out_dir/<function name>/ (replaced)."""
+    """One bundle per function in `deploy.spec.FUNCTIONS`, under out_dir/<function name>/ (replaced)."""
     requirement_lines = _requirement_lines(repo_root / "requirements.txt")
     return [build_bundle(spec, out_dir / spec.name, requirement_lines, repo_root) for spec in FUNCTIONS]
 

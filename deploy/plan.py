@@ -25,6 +25,31 @@ def plan_steps(
     return cloudbuild.steps(config, values)
 
 
+def function_env(steps: list[cloudbuild.Step]) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
+    """Each deployed function → (its --set-env-vars, its --set-secrets), as the build passes them."""
+    found = {}
+    for step in steps:
+        for inv in cloudbuild.gcloud_invocations(step):
+            if inv.words()[:2] == ("functions", "deploy"):
+                flags = inv.flags()
+                found[inv.words()[2]] = (_pairs(flags.get("--set-env-vars")), _pairs(flags.get("--set-secrets")))
+    return found
+
+
+def _pairs(value: str | None) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in (value or "").split(",") if item)
+
+
+def render_env(steps: list[cloudbuild.Step]) -> str:
+    """What each function is given: variables with their values, secrets with the version they read."""
+    lines = ["# ── environment of each function (--set-env-vars; --set-secrets from Secret Manager)"]
+    for name, (env, secrets) in function_env(steps).items():
+        lines.append(f"# {name}")
+        lines += [f"#   {key}={value}" for key, value in env.items()]
+        lines += [f"#   {key} <- secret {ref}" for key, ref in secrets.items()]
+    return "\n".join(lines) + "\n"
+
+
 def render(steps: list[cloudbuild.Step], *, gcloud_only: bool = False) -> str:
     blocks = []
     for step in steps:

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from deploy import spec as deploy_spec
 from deploy import topology
 from local.services import clients, gcs, jobservice, mongo, postgres, projectapis, pubsub
 from local.services.functions import start_function
@@ -37,6 +38,8 @@ NEEDS = {
     "postgrest": {"postgres"},
 }
 STATE_FILE = "cloud.json"
+# The variables that are Secret Manager secrets in production; locally the stand-ins' endpoints.
+_LOCAL_SECRETS = sorted({secret.env for spec in deploy_spec.FUNCTIONS for secret in spec.secrets})
 
 
 def default_services() -> tuple[str, ...]:
@@ -58,7 +61,8 @@ class LocalCloud:
         function_env: Mapping[str, str] | None = None,
     ) -> None:
         """`function_sources` maps a function name to another source file (tests' fixture functions);
-        `function_env` adds to or overrides the settings the function processes see."""
+        `function_env` adds to or overrides, in every function process, the environment the deploy
+        spec gives it (test knobs: fault proxies, recorder paths)."""
         self.state_dir = Path(state_dir).resolve()
         self.services = tuple(s for s in SERVICES if s in (services or default_services()))
         unknown = set(services or ()) - set(SERVICES)
@@ -75,6 +79,8 @@ class LocalCloud:
         self.endpoints: dict[str, str] = {}
         self.function_urls: dict[str, str] = {}
         self.env: dict[str, str] = {}
+        # Each function process's environment: its deploy spec's, with local values (deploy/spec.py).
+        self.function_envs: dict[str, dict[str, str]] = {}
         self.supervisor = Supervisor(lambda: [p for p in self.processes if p.name.startswith("function-")])
 
     def __enter__(self) -> LocalCloud:
@@ -120,23 +126,22 @@ class LocalCloud:
 
     def _start(self) -> None:
         selected, sd = set(self.services), self.state_dir
+        # What a client of the local cloud (tests, the demo, the CLI) needs: every function's settings
+        # with local values, and below, every endpoint. A function process gets only its own share.
         self.env = {
-            "GCP_PROJECT_ID": topology.PROJECT_ID,
-            "GCP_REGION": topology.REGION,
-            "GCP_BUCKET_NAME": topology.PACKAGE_BUCKET,
-            "GCP_STAGING_BUCKET": topology.STAGING_BUCKET,
-            "VERTEX_AI_GPU_TYPE": "NVIDIA_L4",
-            "VERTEX_AI_MACHINE_TYPE": "g2-standard-4",
-            "VERTEX_AI_SERVICE_ACCOUNT": f"trainer@{topology.PROJECT_ID}.iam.gserviceaccount.com",
-            "FLEXRUN_LOCAL": "1",
+            name: value
+            for function in deploy_spec.FUNCTIONS
+            for name, value in deploy_spec.local_env(function, {}, {}).items()
         }
-        topics = (topology.PACKAGE_EVENTS_TOPIC, topology.RUN_REQUESTS_TOPIC, topology.JOB_EVENTS_TOPIC)
+        self.env["FLEXRUN_LOCAL"] = "1"
         if "pubsub" in selected:
             process, host = pubsub.start_pubsub(sd)
             self.env["PUBSUB_EMULATOR_HOST"] = self.endpoints["pubsub"] = self._run(process, host)
-            pubsub.create_topology(host, topology.PROJECT_ID, topics, topology.FUNCTIONS)
+            pubsub.create_topology(host, topology.PROJECT_ID, topology.TOPICS, deploy_spec.FUNCTIONS)
         if "gcs" in selected:
-            process, url = gcs.start_gcs(sd, self.env["PUBSUB_EMULATOR_HOST"], topology.PROJECT_ID, topics[0])
+            process, url = gcs.start_gcs(
+                sd, self.env["PUBSUB_EMULATOR_HOST"], topology.PROJECT_ID, topology.PACKAGE_EVENTS_TOPIC
+            )
             self.env["STORAGE_EMULATOR_HOST"] = self.endpoints["gcs"] = self._run(process, url)
             gcs.create_buckets(url, topology.PROJECT_ID, (topology.PACKAGE_BUCKET, topology.STAGING_BUCKET))
         # Services that need only storage and Pub/Sub start side by side (each waits on its own
@@ -170,13 +175,23 @@ class LocalCloud:
         if "vertex" in selected:
             self.env["VERTEX_AI_API_ENDPOINT"] = self.endpoints["vertex"]
         if "functions" in selected:
-            function_env = {**self.env, **self.function_env}
+            # Secrets in production come from Secret Manager; locally from the stand-ins that serve them.
+            secrets = {name: self.env[name] for name in _LOCAL_SECRETS if name in self.env}
+            self.function_envs = {
+                spec.name: {**deploy_spec.local_env(spec, secrets, self.env), **self.function_env}
+                for spec in deploy_spec.FUNCTIONS
+            }
             self.function_urls = self._parallel(
                 {
                     spec.name: partial(
-                        start_function, spec, sd, REPO_ROOT, function_env, self.function_sources.get(spec.name)
+                        start_function,
+                        spec,
+                        sd,
+                        REPO_ROOT,
+                        self.function_envs[spec.name],
+                        self.function_sources.get(spec.name),
                     )
-                    for spec in topology.FUNCTIONS
+                    for spec in deploy_spec.FUNCTIONS
                 }
             )
             self.endpoints.update({f"function:{name}": url for name, url in self.function_urls.items()})
@@ -187,7 +202,7 @@ class LocalCloud:
                 package_bucket=topology.PACKAGE_BUCKET,
                 routes=tuple(
                     Route(spec.name, spec.subscription, spec.topic, spec.event_type, self.function_urls[spec.name])
-                    for spec in topology.FUNCTIONS
+                    for spec in deploy_spec.FUNCTIONS
                 ),
             )
             self._run(start_eventarc(sd, sys.executable, REPO_ROOT, routes))
@@ -229,6 +244,8 @@ class LocalCloud:
             "written_at": time.time(),
             "endpoints": self.endpoints,
             "env": self.env,
+            # Names only: a test's override may hold a secret, and this file is read by anyone.
+            "function_variables": {name: sorted(env) for name, env in self.function_envs.items()},
             "processes": [
                 {
                     "name": p.name,
@@ -262,8 +279,9 @@ class LocalCloud:
         with self.supervisor.lock:
             self.process(name).restart()
         if name == "pubsub":
-            topics = (topology.PACKAGE_EVENTS_TOPIC, topology.RUN_REQUESTS_TOPIC, topology.JOB_EVENTS_TOPIC)
-            pubsub.create_topology(self.endpoints["pubsub"], topology.PROJECT_ID, topics, topology.FUNCTIONS)
+            pubsub.create_topology(
+                self.endpoints["pubsub"], topology.PROJECT_ID, topology.TOPICS, deploy_spec.FUNCTIONS
+            )
         self._write_state()  # new PIDs, so `down` still finds them
 
     # Helpers for tests and the demo.

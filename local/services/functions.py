@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from deploy.topology import FunctionSpec
+from deploy.spec import FunctionSpec
 from local.services.processes import ManagedProcess, free_port, tcp_probe
 
 

@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from deploy.topology import FunctionSpec
+from deploy.spec import FunctionSpec
 from local.services.clients import publisher_client, subscriber_client
 from local.services.processes import ManagedProcess, free_port, http_probe
 

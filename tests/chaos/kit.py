@@ -22,6 +22,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
 from deploy import topology
+from deploy.spec import FUNCTIONS
 from local.demo import chain
 from local.services.cloud import LocalCloud
 from local.standins.cloudevents import Message, message_published_event, storage_finalized_event
@@ -155,7 +156,7 @@ class Tap:
         from local.services.clients import subscriber_client
 
         self.subscriber = subscriber_client(self.cloud.env["PUBSUB_EMULATOR_HOST"])
-        for spec in topology.FUNCTIONS:
+        for spec in FUNCTIONS:
             self.subscriber.create_subscription(
                 name=self._path(spec.name), topic=f"projects/{topology.PROJECT_ID}/topics/{spec.topic}"
             )
@@ -165,7 +166,7 @@ class Tap:
 
     def events(self, function: str) -> list[CloudEvent]:
         """Every event the function's trigger would deliver that arrived since the last call."""
-        spec = next(s for s in topology.FUNCTIONS if s.name == function)
+        spec = next(s for s in FUNCTIONS if s.name == function)
         events: list[CloudEvent] = []
         while True:
             # return_immediately: an empty subscription answers at once, not after the RPC timeout
@@ -188,7 +189,7 @@ class Tap:
                     events.append(event)
 
     def close(self) -> None:
-        for spec in topology.FUNCTIONS:
+        for spec in FUNCTIONS:
             try:
                 self.subscriber.delete_subscription(subscription=self._path(spec.name))
             except Exception:  # noqa: BLE001 — an emulator restart already removed it
@@ -316,7 +317,7 @@ class DetachedTrigger:
     def __init__(self, cloud: LocalCloud, function: str) -> None:
         from local.services.clients import subscriber_client
 
-        self.spec = next(s for s in topology.FUNCTIONS if s.name == function)
+        self.spec = next(s for s in FUNCTIONS if s.name == function)
         self.subscriber = subscriber_client(cloud.env["PUBSUB_EMULATOR_HOST"])
         self.path = f"projects/{topology.PROJECT_ID}/subscriptions/{self.spec.subscription}"
 
@@ -332,9 +333,9 @@ class DetachedTrigger:
             self.subscriber.close()
 
 
-def function_settings(chaos: Chaos) -> Any:
-    """The settings the deployed functions run with (same env), for running a core in the test."""
+def function_settings(chaos: Chaos, function: str = "reconcile-runs") -> Any:
+    """The settings a deployed function runs with (its own environment), for running its core in the test."""
     from shared.config.settings import Settings
 
-    env = {**chaos.cloud.env, **chaos.cloud.function_env}
+    env = chaos.cloud.function_envs[function]
     return Settings(**{k.lower(): v for k, v in env.items() if k.lower() in Settings.model_fields})

@@ -9,15 +9,20 @@ import pytest
 
 from cli.schedule import load_schedule
 from deploy import cloudbuild
-from deploy.topology import FUNCTIONS, JOB_EVENTS_TOPIC, RUN_REQUESTS_TOPIC, STORAGE_FINALIZED
+from deploy.spec import FUNCTIONS
+from deploy.topology import JOB_EVENTS_TOPIC, RECONCILE_REQUESTS_TOPIC, RUN_REQUESTS_TOPIC, STORAGE_FINALIZED
 from shared.config.settings import Settings
 from tests.deploy.conftest import TEST_BUCKET, TEST_PROJECT
 
-# Which secret each function reads (SecretStr settings); every one of them comes from Secret Manager.
+# Which secret each function reads; every one of them comes from Secret Manager. The run stores'
+# settings (Supabase's URL too: the original team kept it in a secret store) for every function that
+# records runs, Slack's for every function that posts.
+STORES = {"MONGODB_URL", "SUPABASE_URL", "SUPABASE_KEY"}
 SECRETS_NEEDED = {
     "validate-package": {"SLACK_WEBHOOK_URL"},
-    "submit-run": {"MONGODB_URL"},
-    "job-state": {"MONGODB_URL", "SLACK_WEBHOOK_URL"},
+    "submit-run": STORES,
+    "job-state": STORES | {"SLACK_WEBHOOK_URL"},
+    "reconcile-runs": STORES | {"SLACK_WEBHOOK_URL"},
 }
 SECRET_SETTINGS = {
     name.upper() for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)
@@ -75,19 +80,27 @@ def test_each_function_runs_as_its_own_service_account_with_secrets_from_secret_
     assert env["GCP_PROJECT_ID"] == TEST_PROJECT and env["GCP_BUCKET_NAME"] == TEST_BUCKET
 
 
-def test_the_trainer_runs_as_its_own_service_account(invocations):
-    env = _pairs(_deploy_of(invocations, "submit-run").get("--set-env-vars"))
+@pytest.mark.parametrize("name", ["submit-run", "job-state", "reconcile-runs"])
+def test_every_function_that_can_create_a_job_names_the_trainers_own_service_account(invocations, name):
+    env = _pairs(_deploy_of(invocations, name).get("--set-env-vars"))
     assert env["VERTEX_AI_SERVICE_ACCOUNT"] == f"flexrun-trainer@{TEST_PROJECT}.iam.gserviceaccount.com"
 
 
 def test_the_topics_the_functions_read_are_created(invocations):
     created = {i.words()[3] for i in invocations if i.words()[:3] == ("pubsub", "topics", "create")}
-    assert {RUN_REQUESTS_TOPIC, JOB_EVENTS_TOPIC, "flexrun-dead-letter"} <= created
+    assert {RUN_REQUESTS_TOPIC, JOB_EVENTS_TOPIC, RECONCILE_REQUESTS_TOPIC, "flexrun-dead-letter"} <= created
+
+
+def _nightly(invocations, verb):
+    return [
+        i
+        for i in invocations
+        if i.words()[:4] == ("scheduler", "jobs", verb, "pubsub") and i.flags()["--topic"] == RUN_REQUESTS_TOPIC
+    ]
 
 
 def test_the_nightly_schedule_publishes_a_run_message_keyed_by_its_schedule_attribute(invocations):
-    create = [i for i in invocations if i.words()[:4] == ("scheduler", "jobs", "create", "pubsub")]
-    update = [i for i in invocations if i.words()[:4] == ("scheduler", "jobs", "update", "pubsub")]
+    create, update = _nightly(invocations, "create"), _nightly(invocations, "update")
     assert len(create) == len(update) == 1
     for invocation, attribute_flag in ((create[0], "--attributes"), (update[0], "--update-attributes")):
         flags = invocation.flags()
@@ -135,6 +148,24 @@ def test_the_trainer_package_is_uploaded_after_validate_package_can_see_it():
     assert "deploy-validate-package" in upload["waitFor"]
     assert "gs://${_BUCKET}/packages/" in upload["args"][1]
     assert "--no-clobber" in upload["args"][1]
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
+def test_each_function_grants_its_trigger_account_the_invoker_role_in_its_own_step(steps, spec):
+    """Before the upload (which waits for validate-package's step) and on every build: an add is idempotent."""
+    (step,) = [s for s in steps if s.id == f"deploy-{spec.name}"]
+    calls = cloudbuild.gcloud_invocations(step)
+    assert [c.words()[:2] for c in calls] == [("functions", "deploy"), ("functions", "add-invoker-policy-binding")]
+    grant = calls[1]
+    assert grant.words()[2] == spec.name
+    assert grant.flags()["--member"] == f"serviceAccount:flexrun-invoker@{TEST_PROJECT}.iam.gserviceaccount.com"
+
+
+def test_no_deploy_asks_for_an_iam_policy_change_the_build_may_not_make(invocations):
+    # On an existing function either flag calls Cloud Run setIamPolicy (google-facts.md, Eventarc/IAM).
+    for invocation in invocations:
+        flags = invocation.flags()
+        assert "--allow-unauthenticated" not in flags and "--no-allow-unauthenticated" not in flags, invocation.argv
 
 
 def test_no_gcloud_invocation_hides_where_the_plan_cannot_see_it(steps):

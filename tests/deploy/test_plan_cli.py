@@ -10,6 +10,7 @@ import pytest
 from deploy import cloudbuild
 from deploy.__main__ import main
 from deploy.plan import plan_steps
+from deploy.spec import FUNCTIONS
 from tests.deploy.conftest import REPO_ROOT
 
 
@@ -33,7 +34,23 @@ def test_gcloud_only_lists_one_command_per_line(capsys):
     main(["plan", "--project", "acme-ml", "--gcloud-only"])
     lines = [line for line in capsys.readouterr().out.splitlines() if line and not line.startswith("#")]
     assert lines and all(line.startswith("gcloud ") for line in lines)
-    assert sum(line.startswith("gcloud functions deploy ") for line in lines) == 3
+    assert sum(line.startswith("gcloud functions deploy ") for line in lines) == len(FUNCTIONS)
+
+
+def test_plan_prints_each_functions_environment_with_the_projects_values(capsys):
+    assert main(["plan", "--project", "acme-ml", "--env-only"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    start = lines.index("# job-state") + 1
+    block = lines[start : next(i for i in range(start, len(lines)) if not lines[i].startswith("#   "))]
+    assert "#   VERTEX_AI_SERVICE_ACCOUNT=flexrun-trainer@acme-ml.iam.gserviceaccount.com" in block
+    assert "#   MONGODB_URL <- secret flexrun-mongodb-url:latest" in block
+    main(["plan", "--project", "acme-ml"])
+    assert "# ── environment of each function" in capsys.readouterr().out
+
+
+def test_cloudbuild_check_passes_on_the_checked_in_file(capsys):
+    assert main(["cloudbuild", "--check"]) == 0
 
 
 def test_an_unknown_substitution_is_refused_by_name(capsys):

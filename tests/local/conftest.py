@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from deploy import topology
+from deploy.spec import FUNCTIONS
 from local.services.cloud import LocalCloud
 from shared.polling import poll
 
@@ -32,7 +32,7 @@ def recording_cloud(tmp_path_factory: pytest.TempPathFactory, recorder_dir: Path
     cloud = LocalCloud(
         tmp_path_factory.mktemp("recording-cloud"),
         services=RECORDING_SERVICES,
-        function_sources={spec.name: RECORDER for spec in topology.FUNCTIONS},
+        function_sources={spec.name: RECORDER for spec in FUNCTIONS},
         function_env={"RECORDER_DIR": str(recorder_dir)},
     )
     with cloud:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from deploy import topology
+from deploy.spec import FUNCTIONS
 from local.services.cloud import REPO_ROOT, LocalCloud
 from local.services.processes import ManagedProcess, ProcessStartError
 
@@ -33,14 +34,14 @@ def _local(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_up_then_down_leaves_no_process_behind(tmp_path: Path) -> None:
-    sources = [f"--function-source={spec.name}={RECORDER}" for spec in topology.FUNCTIONS]
+    sources = [f"--function-source={spec.name}={RECORDER}" for spec in FUNCTIONS]
     services = ["pubsub", "gcs", "mongo", "slack", "functions", "eventarc"]
     started = _local(tmp_path, "up", "--services", *services, *sources)
     assert started.returncode == 0, started.stderr
     assert f"source {tmp_path / 'env'}" in started.stdout
     state = json.loads((tmp_path / "cloud.json").read_text())
     pids = {entry["pid"] for entry in state["processes"]}
-    assert len(pids) == 4 + len(topology.FUNCTIONS) + 1
+    assert len(pids) == 4 + len(FUNCTIONS) + 1
     assert len(_live_groups(pids)) >= len(pids)  # `up` returned, its processes run on
     assert "export STORAGE_EMULATOR_HOST=http://127.0.0.1:" in (tmp_path / "env").read_text()
     assert _local(tmp_path, "status").returncode == 0
