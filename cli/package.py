@@ -48,19 +48,11 @@ def build(source: Path, outdir: Path, module: str) -> None:
     The check is the validate function's own static one (metadata, entry module compiles, module guard,
     no import-time main(), requirements), so a package that would be rejected never leaves the laptop.
     """
-    import subprocess
+    from cli.sdist import build_sdist
 
-    outdir.mkdir(parents=True, exist_ok=True)
-    before = set(outdir.glob("*.tar.gz"))
-    command = [sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(outdir), str(source)]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise click.ClickException(f"build failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-    built = sorted(set(outdir.glob("*.tar.gz")) - before) or sorted(
-        outdir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime
-    )
-    _check_built(built[-1], module)
-    click.echo(str(built[-1]))
+    built = build_sdist(source, outdir)
+    _check_built(built, module)
+    click.echo(str(built))
 
 
 def _check_built(path: Path, module: str) -> None:
@@ -221,8 +213,10 @@ def _register() -> None:
     # Defined in their own modules (this one holds the cloud-facing commands); registered here so
     # `flexrun package --help` lists them all.
     from cli.package_check import check
+    from cli.package_wrap import wrap
 
     package.add_command(check)
+    package.add_command(wrap)
 
 
 _register()

@@ -62,6 +62,9 @@ class ManifestEntry(BaseModel):
     reasons: list[Reason] = Field(default_factory=list)
     quarantine_uri: str | None = None
     announced: bool = False  # a rejection's Slack message has been sent
+    # The module jobs run with `python -m` (the package's `[tool.flexrun] entry-module`, else the setting
+    # it was validated against); "" in entries recorded before it was: FLEXRUN_TRAINER_MODULE.
+    entry_module: str = ""
 
     @property
     def parsed_version(self) -> Version | None:

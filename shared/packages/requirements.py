@@ -38,6 +38,10 @@ def _pin_problem(requirement: Requirement, pins: ImagePins) -> str | None:
 
 def check_requirements(metadata: PackageMetadata, denied: frozenset[str], pins: ImagePins) -> Reasons:
     reasons: Reasons = []
+    if (own := pins.pinned(metadata.name)) is not None:
+        reasons.append(
+            ("pin_conflict", f"the package is named {metadata.name}: installing it would replace the image's =={own}")
+        )
     denied_names = {canonicalize_name(name) for name in denied}
     installed = {normal_requirement(r) for r in metadata.requirements}
     seen: set[str] = set()

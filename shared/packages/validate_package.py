@@ -231,6 +231,7 @@ def handle_package_upload(
     entry = ManifestEntry(
         version=info.version if info else "",
         package_name=info.name if info else "",
+        entry_module=info.entry_module if info else "",
         status=VersionStatus.REJECTED if rejected else VersionStatus.VALIDATED,
         object_name=obj.name,
         generation=obj.generation,

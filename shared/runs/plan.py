@@ -82,7 +82,8 @@ def make_plan(run: dict[str, Any], step: fallback.Resolved, attempt: int, settin
         package_uri=run["package_uri"],
         package_version=run["package_version"],
         package_sha256=run["package_sha256"],
-        python_module=settings.flexrun_trainer_module,
+        # The module the package was validated with (a wrapped script's own); older records have none.
+        python_module=run.get("package_module") or settings.flexrun_trainer_module,
         executor_image=settings.vertex_ai_executor_image
         if image_pinned
         else executor_image(step.gpu_type, step.region),

@@ -17,7 +17,7 @@ TEXT, INT, FLOAT, BOOL, TIME, JSON = "text", "int", "float", "bool", "time", "js
 FIELDS: dict[str, str] = {
     "run_key": TEXT, "attempt": INT, "schema_version": INT, "correlation_id": TEXT,
     "job_name": TEXT, "job_id": TEXT, "vertex_state": TEXT,
-    "package_version": TEXT, "package_sha256": TEXT, "package_uri": TEXT,
+    "package_version": TEXT, "package_sha256": TEXT, "package_uri": TEXT, "package_module": TEXT,
     "gpu_type": TEXT, "gpu_count": INT, "machine_type": TEXT, "region": TEXT, "strategy": TEXT,
     "chain": JSON, "step_label": TEXT, "previous_attempt": INT, "next_attempt": INT, "fallback_reason": TEXT,
     "fallback_error": TEXT, "executor_image": TEXT, "max_wait_seconds": INT, "timeout_seconds": INT, "output_uri": TEXT,

@@ -98,6 +98,10 @@ CORPUS: dict[str, tuple[object, str]] = {
         lambda: sdist(requires=("protobuf @ https://example.invalid/protobuf-7.0.tar.gz",)),
         "pin_conflict",
     ),
+    "the package takes the name of a pinned distribution": (
+        lambda: sdist(metadata=pkg_info(name="NumPy")),
+        "pin_conflict",
+    ),
     # members that run code at interpreter start
     ".pth file": (lambda: _member(f"{ROOT}/src/evil.pth"), "startup_hook"),
     ".pth file, other case": (lambda: _member(f"{ROOT}/EVIL.PTH"), "startup_hook"),
