@@ -136,8 +136,8 @@ def test_package_that_would_write_a_marker_is_validated_and_never_run(local_clou
     assert not marker.exists()
 
 
-def _announced(cloud: LocalCloud, upload: chain.Upload) -> bool | None:
-    return chain.wait_for_manifest_entry(cloud, upload)["announced"] or None
+def _announced(cloud: LocalCloud, upload: chain.Upload) -> bool:
+    return bool(chain.wait_for_manifest_entry(cloud, upload)["announced"])
 
 
 def _deployable_objects(cloud: LocalCloud) -> set[str]:
@@ -157,7 +157,7 @@ def test_a_version_exists_rejection_leaves_nothing_deployable(local_cloud: Local
         assert [r["code"] for r in entry["reasons"]] == ["version_exists"]
         assert entry["uri"] == f"gs://{topology.PACKAGE_BUCKET}/{blob.name}"
         announced = chain.Upload(blob.name, int(blob.generation))
-        chain.wait_for("the rejection to be announced", lambda u=announced: _announced(local_cloud, u), 30)
+        poll(lambda u=announced: _announced(local_cloud, u), timeout=30, what="the rejection to be announced")
     deployable = _deployable_objects(local_cloud)
     assert deployable == before  # nothing published, nothing of the validated upload withdrawn
     assert validated["uri"].removeprefix(f"gs://{topology.PACKAGE_BUCKET}/") in deployable
