@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -129,13 +127,6 @@ def parse_pubsub_message(event: CloudEventLike) -> PubsubMessage:
         publish_time=_as_datetime(message.publish_time),
         subscription=published.subscription,
     )
-
-
-def decode_base64(text: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidEvent(f"bad base64: {exc}") from None
 
 
 def event_time(event: CloudEventLike) -> datetime | None:
