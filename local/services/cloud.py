@@ -284,6 +284,16 @@ class LocalCloud:
             )
         self._write_state()  # new PIDs, so `down` still finds them
 
+    def restart_service(self, name: str, env: Mapping[str, str | None] | None = None) -> None:
+        """Restart a service or function on its port with its environment, changed by `env` first
+        (a None value removes a variable): a redeploy with new settings."""
+        with self.supervisor.lock:
+            process = self.process(name)
+            if env:
+                merged = {**(process.env or {}), **env}
+                process.env = {key: value for key, value in merged.items() if value is not None}
+        self.start_service(name)
+
     # Helpers for tests and the demo.
     def storage_client(self) -> storage.Client:
         return clients.storage_client(self.env["STORAGE_EMULATOR_HOST"])

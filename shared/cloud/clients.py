@@ -11,6 +11,8 @@ import functools
 import os
 from typing import TYPE_CHECKING, Any
 
+from pydantic import SecretStr
+
 if TYPE_CHECKING:
     from google.cloud import aiplatform_v1, storage
 
@@ -42,8 +44,10 @@ def job_service_client(endpoint: str) -> aiplatform_v1.JobServiceClient:
 
 
 @functools.lru_cache(maxsize=4)
-def mongo_database(url: str) -> Any:
+def mongo_database(url: str | SecretStr) -> Any:
     import pymongo
 
+    if isinstance(url, SecretStr):
+        url = url.get_secret_value()
     client: Any = pymongo.MongoClient(url, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, tz_aware=True)
     return client.get_default_database(default="flexrun")

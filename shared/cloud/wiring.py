@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from pydantic import SecretStr
+
 from shared.cloud import clients
 from shared.config.settings import Settings
 from shared.errors import ConfigurationError
@@ -29,7 +31,7 @@ def storage(settings: Settings) -> Any:
 
 
 @functools.lru_cache(maxsize=2)
-def _mongo_store(url: str) -> MongoRunStore:
+def _mongo_store(url: SecretStr) -> MongoRunStore:
     return MongoRunStore(clients.mongo_database(url))
 
 
@@ -43,17 +45,17 @@ def supabase_client(url: str, key: str) -> Any:
 
 
 @functools.lru_cache(maxsize=2)
-def _supabase_store(url: str, key: str) -> SupabaseRunStore:
-    return SupabaseRunStore(supabase_client(url, key))
+def _supabase_store(url: str, key: SecretStr) -> SupabaseRunStore:
+    return SupabaseRunStore(supabase_client(url, key.get_secret_value()))
 
 
 def run_store(settings: Settings) -> RunStore:
     """MongoDB, Supabase, or both (MongoDB decides, Supabase mirrors): whichever is configured."""
     if bool(settings.supabase_url) != bool(settings.supabase_key):
         raise ConfigurationError("SUPABASE_URL and SUPABASE_KEY must be set together")
-    mongo = _mongo_store(settings.mongodb_url.get_secret_value()) if settings.mongodb_url else None
+    mongo = _mongo_store(settings.mongodb_url) if settings.mongodb_url else None
     supabase = (
-        _supabase_store(settings.supabase_url, settings.supabase_key.get_secret_value())
+        _supabase_store(settings.supabase_url, settings.supabase_key)
         if settings.supabase_url and settings.supabase_key
         else None
     )
@@ -67,11 +69,11 @@ def run_store(settings: Settings) -> RunStore:
 def notifier(settings: Settings) -> Notifier:
     if settings.slack_webhook_url is None:
         return LogOnlyNotifier()
-    return _slack(settings.slack_webhook_url.get_secret_value())
+    return _slack(settings.slack_webhook_url)
 
 
 @functools.lru_cache(maxsize=2)
-def _slack(url: str) -> SlackNotifier:
+def _slack(url: SecretStr) -> SlackNotifier:
     return SlackNotifier(url)
 
 

@@ -1,19 +1,28 @@
 """Every setting flexrun reads, from environment variables, in one typed object validated at start.
 
 Names follow the original team's notes (GCP_*, VERTEX_AI_*, SUPABASE_*, MONGODB_URL); flexrun's own
-additions start with FLEXRUN_. Secrets are `SecretStr` so they never print by accident.
+additions start with FLEXRUN_.
+
+Secrets (MONGODB_URL, SUPABASE_KEY, SLACK_WEBHOOK_URL) are `SecretStr` from the environment to the
+client that uses them; their values are registered with the logger's scrubber before they are even
+validated, and a malformed one is refused naming the variable, never quoting it. The job defaults
+(GPU type, machine, count, fallback chain) are checked as Vertex would check them, so a bad default
+fails the function's start — it is our configuration, never a fault of the run message that uses it.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.config import logs
 from shared.config.durations import Seconds
-from shared.errors import ConfigurationError
+from shared.errors import ConfigurationError, InvalidRunRequest
 
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600  # Vertex AI's ceiling for scheduling.timeout
 
@@ -103,6 +112,62 @@ class Settings(BaseSettings):
         "= the secret version's resource name, never the value.",
     )
 
+    @field_validator("mongodb_url")
+    @classmethod
+    def _mongodb_url(cls, value: SecretStr | None) -> SecretStr | None:
+        return _secret_url(value, ("mongodb://", "mongodb+srv://"))
+
+    @field_validator("slack_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        return _secret_url(value, ("https://",))
+
+    @field_validator("supabase_key")
+    @classmethod
+    def _supabase_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if any(char.isspace() for char in value.get_secret_value()):
+            raise ValueError("must be one API key with no spaces or line breaks (the value is not shown)")
+        return value
+
+    @field_validator("supabase_url")
+    @classmethod
+    def _supabase_url(cls, value: str | None) -> str | None:
+        if value and not (value.startswith("https://") or _loopback_http(value)):
+            raise ValueError("must be an https:// URL (http:// only on loopback)")
+        return value or None
+
+    @field_validator("vertex_ai_gpu_type")
+    @classmethod
+    def _known_gpu(cls, value: str) -> str:
+        from shared.jobs import catalog
+
+        try:
+            catalog.gpu_entry(value)
+            return catalog.canonical_gpu(value)
+        except InvalidRunRequest as exc:
+            raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _job_defaults_run(self) -> Settings:
+        """The defaults every run message inherits, checked as Vertex would check them."""
+        from shared.jobs import catalog
+        from shared.runs import fallback
+
+        gpu, machine, count = self.vertex_ai_gpu_type, self.vertex_ai_machine_type, self.vertex_ai_gpu_count
+        try:
+            catalog.check_gpu_machine(gpu, machine, count)
+        except InvalidRunRequest as exc:
+            raise ValueError(f"VERTEX_AI_MACHINE_TYPE / VERTEX_AI_GPU_COUNT: {exc}") from None
+        try:
+            steps = fallback.parse_chain(self.flexrun_fallback_chain)
+            defaults = fallback.Resolved(gpu, count, machine, self.gcp_region, "FLEX_START", 0)
+            fallback.resolve_chain(steps[0].over(defaults) if steps else defaults, steps)
+        except (ValueError, OSError, InvalidRunRequest) as exc:
+            raise ValueError(f"FLEXRUN_FALLBACK_CHAIN: {exc}") from None
+        return self
+
     @field_validator(
         "flexrun_packages_prefix", "flexrun_quarantine_prefix", "flexrun_deployable_prefix", "flexrun_output_prefix"
     )
@@ -115,33 +180,70 @@ class Settings(BaseSettings):
         return self.gcp_staging_bucket or self.gcp_bucket_name
 
     @property
-    def vertex_endpoint(self) -> str:
-        return self.vertex_ai_api_endpoint or f"{self.gcp_region}-aiplatform.googleapis.com"
-
-    @property
     def vertex_parent(self) -> str:
         return f"projects/{self.gcp_project_id}/locations/{self.gcp_region}"
 
-    def require(self, *names: str) -> None:
-        """Fail with the variable's name when a setting this function needs is unset."""
-        missing = [name.upper() for name in names if getattr(self, name) in (None, "")]
-        if missing:
-            raise ConfigurationError(f"missing required setting(s): {', '.join(missing)}")
+
+SECRET_VARIABLES = ("MONGODB_URL", "SUPABASE_KEY", "SLACK_WEBHOOK_URL")
+
+
+def _loopback_http(url: str) -> bool:
+    # The local cloud's stand-ins listen on loopback over plain HTTP; nothing else may.
+    return url.startswith(("http://127.0.0.1:", "http://localhost:", "http://[::1]:"))
+
+
+def _secret_url(value: SecretStr | None, schemes: tuple[str, ...]) -> SecretStr | None:
+    if value is None or not value.get_secret_value():
+        return None
+    url = value.get_secret_value()
+    if not (url.startswith(schemes) or (schemes == ("https://",) and _loopback_http(url))):
+        raise ValueError(f"must start with {' or '.join(schemes)} (the value is not shown)")
+    return value
+
+
+def register_secrets(environ: Mapping[str, str]) -> None:
+    """Hand every secret variable's value, and the parts a client may quote alone, to the log scrubber.
+
+    Done before validation, so even a value the settings refuse never reaches a log line.
+    """
+    for name in SECRET_VARIABLES:
+        value = next((v for k, v in environ.items() if k.upper() == name), None)
+        if not value:
+            continue
+        rest = value.split("://", 1)[-1]
+        userinfo, _, hostpath = rest.rpartition("@")
+        parts = [userinfo.split(":", 1)[1]] if ":" in userinfo else []  # a database URL's password
+        if name == "SLACK_WEBHOOK_URL" and "/" in hostpath:
+            parts.append(hostpath.split("/", 1)[1])  # a webhook's secret is its path
+        logs.register_secret(value, *parts)
 
 
 def load_settings() -> Settings:
-    """Read the environment; a missing or bad variable raises ConfigurationError naming it."""
+    """Read the environment; a missing or bad variable raises ConfigurationError naming it, never its value."""
+    register_secrets(os.environ)
     try:
         return Settings()  # type: ignore[call-arg]  # values come from the environment
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            variable = str(err["loc"][0]).upper() if err["loc"] else "?"
-            problems.append(f"{variable}: {err['msg']}")
-        raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None
+        raise ConfigurationError("invalid settings: " + "; ".join(_problems(exc))) from None
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors(include_input=False, include_url=False):
+        message = str(err["msg"]).removeprefix("Value error, ")
+        problems.append(f"{str(err['loc'][0]).upper()}: {message}" if err["loc"] else message)
+    return problems
 
 
 @functools.lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once (a Cloud Function instance serves many events)."""
-    return load_settings()
+    """The process-wide settings, read once (a Cloud Function instance serves many events).
+
+    A function calls it per event: bad settings then fail every event with an error naming the
+    variable, and the trigger redelivers each one until the configuration is fixed — none is lost.
+    """
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        logs.error("function misconfigured; event will be retried", error=str(exc))
+        raise

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pydantic import SecretStr
+
 from shared.config import logs
 from shared.errors import TransientError
 
@@ -20,16 +22,21 @@ class Notifier(Protocol):
 
 
 class SlackNotifier:
-    def __init__(self, webhook_url: str, *, timeout: int = 10) -> None:
+    def __init__(self, webhook_url: str | SecretStr, *, timeout: int = 10) -> None:
         from slack_sdk.webhook import WebhookClient  # imported lazily: cold start
 
-        self._client = WebhookClient(webhook_url, timeout=timeout)
+        url = webhook_url.get_secret_value() if isinstance(webhook_url, SecretStr) else webhook_url
+        self._client = WebhookClient(url, timeout=timeout)
 
     def send(self, message: SlackMessage) -> None:
         try:
             response = self._client.send(text=message.text, blocks=message.blocks or None)
         except OSError as exc:  # connection refused, timeouts: Slack or the network is down
-            raise TransientError(f"Slack webhook unreachable: {exc.__class__.__name__}") from exc
+            raise TransientError(f"Slack webhook unreachable: {exc.__class__.__name__}") from None
+        except Exception as exc:
+            # slack_sdk quotes the URL in its errors ("Invalid URL detected: <url>"); the URL is the
+            # secret, so only the error's class travels on (and `from None` drops the original).
+            raise TransientError(f"Slack webhook post failed: {exc.__class__.__name__}") from None
         if response.status_code != 200:
             # The webhook URL is a secret: report the status only, never the URL.
             raise TransientError(f"Slack webhook answered {response.status_code}: {response.body[:200]}")

@@ -70,3 +70,24 @@ def test_lazy_client_is_built_once_and_only_when_used():
     assert built == []
     assert (lazy.ping(), lazy.ping()) == ("pong", "pong")
     assert built == [1]
+
+
+def test_a_bad_default_gpu_is_never_acknowledged_as_a_bad_message(monkeypatch, capsys):
+    """Configuration is ours: the event is not acknowledged (the trigger redelivers it) and the
+    variable is named, while the message itself, which names no GPU, is not blamed."""
+    import base64
+
+    monkeypatch.setenv("GCP_PROJECT_ID", "test-project")
+    monkeypatch.setenv("VERTEX_AI_GPU_TYPE", "NVIDIA_FOO")
+    monkeypatch.setenv("FUNCTION_TARGET", "on_run_requested")
+    get_settings.cache_clear()
+    client = create_app("on_run_requested", "functions/submit_run.py", "cloudevent").test_client()
+    attributes = {"type": "google.cloud.pubsub.topic.v1.messagePublished", "source": "//pubsub", "id": "e-3"}
+    data = {"message": {"data": base64.b64encode(b'{"run_key": "no-gpu-of-its-own"}').decode(), "messageId": "m"}}
+    try:
+        response = post(client, attributes, data)
+    finally:
+        get_settings.cache_clear()
+    assert response.status_code >= 500  # not acknowledged
+    logged = capsys.readouterr().err
+    assert "VERTEX_AI_GPU_TYPE" in logged and "invalid_run_request" not in logged

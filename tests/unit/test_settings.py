@@ -1,0 +1,79 @@
+"""Settings: secrets stay secret types and are refused by name when malformed; bad job defaults fail
+at start naming their variable, instead of every run message being refused for them."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+
+from shared.cloud import wiring
+from shared.config import logs
+from shared.config.settings import load_settings
+from shared.errors import ConfigurationError
+
+WEBHOOK = "hooks.slack.example/services/T0UNIT/B0UNIT/unitWEBHOOKsecret81f3"
+MONGO = "127.0.0.1:27017/flexrun?password=unitMONGOsecret2c9d"
+
+
+@pytest.fixture
+def env(monkeypatch):
+    monkeypatch.setenv("GCP_PROJECT_ID", "p")
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SLACK_WEBHOOK_URL", WEBHOOK),  # no https://
+        ("SLACK_WEBHOOK_URL", f"http://{WEBHOOK}"),  # plain HTTP off loopback
+        ("MONGODB_URL", MONGO),  # no mongodb://
+        ("SUPABASE_KEY", "sb unitSUPABASE secret"),
+    ],
+)
+def test_a_malformed_secret_fails_at_start_naming_the_variable_never_the_value(env, variable, value):
+    env.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert variable in str(caught.value)
+    assert "secret" not in str(caught.value).lower().replace("(the value is not shown)", "")
+    assert logs.scrub(f"quoted by a client: {value}") == f"quoted by a client: {logs.REDACTED}"
+
+
+def test_secrets_stay_secret_types_until_the_client_takes_them(env):
+    env.setenv("SLACK_WEBHOOK_URL", f"https://{WEBHOOK}")
+    env.setenv("MONGODB_URL", "mongodb://user:unitMONGOpass77@127.0.0.1:9/flexrun")
+    settings = load_settings()
+    assert isinstance(settings.slack_webhook_url, SecretStr) and isinstance(settings.mongodb_url, SecretStr)
+    assert WEBHOOK not in repr(settings) and "unitMONGOpass77" not in repr(settings)
+    assert logs.scrub("auth failed for unitMONGOpass77") == f"auth failed for {logs.REDACTED}"
+    assert wiring.notifier(settings) is wiring.notifier(settings)  # built once per instance
+
+
+def test_local_stand_ins_may_use_plain_http_on_loopback(env):
+    env.setenv("SLACK_WEBHOOK_URL", "http://127.0.0.1:8123/services/local/flexrun/hook")
+    env.setenv("SUPABASE_URL", "http://127.0.0.1:8124")
+    env.setenv("SUPABASE_KEY", "local-key")
+    assert load_settings().supabase_url == "http://127.0.0.1:8124"
+
+
+@pytest.mark.parametrize(
+    ("changes", "variable"),
+    [
+        ({"VERTEX_AI_GPU_TYPE": "NVIDIA_FOO"}, "VERTEX_AI_GPU_TYPE"),
+        ({"VERTEX_AI_GPU_TYPE": "NVIDIA_L4", "VERTEX_AI_MACHINE_TYPE": "a2-highgpu-1g"}, "VERTEX_AI_MACHINE_TYPE"),
+        ({"VERTEX_AI_GPU_COUNT": "3"}, "VERTEX_AI_GPU_COUNT"),
+        ({"FLEXRUN_FALLBACK_CHAIN": "L4@nowhere"}, "FLEXRUN_FALLBACK_CHAIN"),
+        ({"FLEXRUN_FALLBACK_CHAIN": "L4, T4:FLEX_START"}, "FLEXRUN_FALLBACK_CHAIN"),  # DWS does not serve T4
+    ],
+)
+def test_a_bad_job_default_fails_at_start_naming_the_variable(env, changes, variable):
+    for name, value in changes.items():
+        env.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=variable):
+        load_settings()
+
+
+def test_the_defaults_the_local_cloud_uses_are_accepted(env):
+    env.setenv("VERTEX_AI_GPU_TYPE", "L4")
+    env.setenv("VERTEX_AI_MACHINE_TYPE", "g2-standard-4")
+    assert load_settings().vertex_ai_gpu_type == "NVIDIA_L4"
