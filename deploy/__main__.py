@@ -3,6 +3,7 @@
 python -m deploy plan --project my-project [--region R] [--bucket B] [--schedule "0 1 * * *"] [--set _KEY=VALUE]
 python -m deploy bundle --out build/functions
 python -m deploy cloudbuild [--check]   # write (or check) cloudbuild.yaml from deploy/spec.py
+python -m deploy iam --markdown | --setup   # who calls what with which role; the one-time grants
 """
 
 from __future__ import annotations
@@ -32,7 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     generate = commands.add_parser("cloudbuild", help="write cloudbuild.yaml from the deploy spec (deploy/spec.py)")
     generate.add_argument("--check", action="store_true", help="fail if cloudbuild.yaml differs, write nothing")
 
+    roles = commands.add_parser("iam", help="each identity's calls, permissions and roles (deploy/iam.py)")
+    shown = roles.add_mutually_exclusive_group(required=True)
+    shown.add_argument("--markdown", action="store_true", help="the tables of deploy/README.md")
+    shown.add_argument("--setup", action="store_true", help="the one-time grants, as gcloud commands")
+
     args = parser.parse_args(argv)
+    if args.command == "iam":
+        from deploy import iam_docs
+
+        sys.stdout.write(iam_docs.render_markdown() if args.markdown else iam_docs.render_setup())
+        return 0
     if args.command == "cloudbuild":
         from deploy import generate as generator
         from deploy.cloudbuild import CLOUDBUILD_YAML

@@ -208,6 +208,11 @@ class ClientCall:
 
     method: str
     where: str  # path relative to the repository:line
+    receiver: str = ""  # the source text the method is called on (`bucket`, `self._client.table('x')`)
+
+    @property
+    def path(self) -> str:
+        return self.where.rsplit(":", 1)[0]
 
 
 def method_calls(source: str, target: str, methods: frozenset[str]) -> set[ClientCall]:
@@ -218,7 +223,7 @@ def method_calls(source: str, target: str, methods: frozenset[str]) -> set[Clien
         where = paths.get(id(root), "?")
         for node in ast.walk(root):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in methods:
-                calls.add(ClientCall(node.func.attr, f"{where}:{node.lineno}"))
+                calls.add(ClientCall(node.func.attr, f"{where}:{node.lineno}", ast.unparse(node.func.value)))
     return calls
 
 
@@ -236,3 +241,14 @@ def _loaded_modules() -> Iterator[_Module]:
         loaded = _load(module)
         if loaded is not None:
             yield loaded
+
+
+def calls_in_files(paths: list[Path], methods: frozenset[str]) -> set[ClientCall]:
+    """Every call of the named methods anywhere in the files (for code outside the functions: the trainer)."""
+    calls = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in methods:
+                where = f"{path.relative_to(REPO_ROOT).as_posix()}:{node.lineno}"
+                calls.add(ClientCall(node.func.attr, where, ast.unparse(node.func.value)))
+    return calls

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import yaml
 
 from cli.schedule import load_schedule
-from deploy import topology
+from deploy import iam, topology
 from deploy.cloudbuild import CLOUDBUILD_YAML
 from deploy.spec import FUNCTIONS, FunctionSpec, Schedule, Trigger, service_account_email
 
@@ -128,6 +128,13 @@ def topics_step() -> BuildStep:
         f"gcloud pubsub subscriptions describe {hold} >/dev/null 2>&1 || gcloud pubsub subscriptions create {hold} "
         f"--topic={topology.DEAD_LETTER_TOPIC} --message-retention-duration=7d --expiration-period=never",
     ]
+    for binding in iam.BINDINGS:  # the functions' own topic grants (the agents' are in their steps)
+        if binding.by is iam.By.BUILD and binding.identity is iam.Identity.FUNCTIONS:
+            topic = binding.on.removeprefix("topic:")
+            lines.append(
+                f"gcloud pubsub topics add-iam-policy-binding {topic} --member={iam.MEMBERS[binding.identity]} \\\n"
+                f"  --role={binding.role} --quiet >/dev/null  # {binding.why}"
+            )
     return BuildStep("topics", SDK, "\n".join(lines) + "\n", wait_for=("test",))
 
 

@@ -186,6 +186,9 @@ LEFT_AT_DEFAULT = frozenset(
         "flexrun_fallback_on",
         "flexrun_fallback_max_attempts",
         "flexrun_trainer_secrets",
+        "flexrun_quota_snapshot_object",
+        "flexrun_quota_snapshot_max_age",
+        "flexrun_project_apis_endpoint",  # production: Google's endpoints; locally an endpoint, see LOCAL_ENDPOINTS
     }
 )
 
@@ -201,7 +204,13 @@ LOCAL_SUBSTITUTIONS: Mapping[str, str] = {
     "_TRAINER_SA": "trainer",
 }
 # What a local function process is given beside its spec's variables: where the stand-ins listen.
-LOCAL_ENDPOINTS = ("STORAGE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "VERTEX_AI_API_ENDPOINT", "FLEXRUN_LOCAL")
+LOCAL_ENDPOINTS = (
+    "STORAGE_EMULATOR_HOST",
+    "PUBSUB_EMULATOR_HOST",
+    "VERTEX_AI_API_ENDPOINT",
+    "FLEXRUN_PROJECT_APIS_ENDPOINT",
+    "FLEXRUN_LOCAL",
+)
 
 
 def function(name: str) -> FunctionSpec:

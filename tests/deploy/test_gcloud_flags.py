@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from deploy import cloudbuild
+from deploy import cloudbuild, iam_docs
 
 
 def test_every_gcloud_invocation_names_a_real_command_with_known_flags(invocations, gcloud_help):
@@ -43,3 +43,16 @@ def test_negated_boolean_flags_are_recognised(gcloud_help):
     page = gcloud_help.command_for(("functions", "deploy", "some-function"))
     assert page.path == ("functions", "deploy")
     assert page.accepts("--no-allow-unauthenticated") and page.accepts("--retry") and page.accepts("--gen2")
+
+
+def test_every_one_time_setup_command_names_a_real_command_with_known_flags(gcloud_help):
+    setup = cloudbuild.Step(id="setup", image="", script=iam_docs.render_setup())
+    invocations = cloudbuild.gcloud_invocations(setup)
+    assert len(invocations) == cloudbuild.count_gcloud_words(setup) and len(invocations) > 20
+    problems = []
+    for invocation in invocations:
+        page = gcloud_help.command_for(invocation.words())
+        unknown = sorted(flag for flag in invocation.flags() if not page.accepts(flag))
+        if unknown:
+            problems.append(f"gcloud {' '.join(page.path)}: unknown {', '.join(unknown)}")
+    assert not problems, "\n".join(problems)

@@ -39,7 +39,7 @@ def test_a_function_is_given_no_variable_its_code_never_reads(spec):
 
 
 # None is a usable default here: the client then uses the region's endpoint (settings.vertex_endpoint).
-NONE_IS_A_DEFAULT = {"vertex_ai_api_endpoint"}
+NONE_IS_A_DEFAULT = {"vertex_ai_api_endpoint", "flexrun_project_apis_endpoint"}
 
 
 def test_no_setting_without_a_usable_default_may_be_left_at_it():
