@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
                 jobs_for_region=wiring.jobs_for_region(settings),
                 storage=wiring.storage(settings),
                 notifier=wiring.notifier(settings),
+                publisher=wiring.run_requests_publisher(settings),
                 older_than=timedelta(minutes=args.older_than),
             )
             text = f"checked {report.checked}, advanced {len(report.advanced)}, failed {len(report.failed)}"

@@ -37,6 +37,7 @@ IMPORT_PROVIDERS: dict[str, str] = {
     "cloudevents": "cloudevents",
     "google.events": "google-events",
     "google.cloud.storage": "google-cloud-storage",
+    "google.cloud.pubsub_v1": "google-cloud-pubsub",
     "google.api_core": "google-cloud-storage",
     "google.auth": "google-cloud-storage",
     "google.protobuf": "google-events",

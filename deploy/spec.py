@@ -97,6 +97,8 @@ _JOB_ENV = {
     "VERTEX_AI_GPU_TYPE": "${_GPU_TYPE}",
     "VERTEX_AI_SERVICE_ACCOUNT": service_account_email("${_TRAINER_SA}"),
 }
+# Whatever follows jobs without creating them (job-state, the reconciler): where jobs run and what they cost.
+_FOLLOW_ENV = {"GCP_PROJECT_ID": "${PROJECT_ID}", "GCP_REGION": "${_REGION}"}
 MONGODB = Secret("MONGODB_URL", "${_MONGODB_SECRET}")
 SUPABASE_URL = Secret("SUPABASE_URL", "${_SUPABASE_URL_SECRET}")
 SUPABASE_KEY = Secret("SUPABASE_KEY", "${_SUPABASE_KEY_SECRET}")
@@ -134,9 +136,9 @@ JOB_STATE = FunctionSpec(
     target="on_job_state_changed",
     trigger=Trigger.TOPIC,
     topic=topology.JOB_EVENTS_TOPIC,
-    # Creates the next attempt of a capacity fallback (shared/runs/submit_run.continue_run): the trainer's
-    # account and hardware defaults must reach it too, or attempt 2 runs as Vertex's default agent.
-    env=_JOB_ENV,
+    # Follows jobs, never creates one: a capacity fallback's next attempt is published to run-requests
+    # for submit-run (shared/runs/continuation.py), so the trainer's account is not job-state's to hold.
+    env=_FOLLOW_ENV,
     secrets=(*_STORES, SLACK),
     timeout_seconds=300,
 )
@@ -146,7 +148,7 @@ RECONCILE_RUNS = FunctionSpec(
     target="on_reconcile_requested",
     trigger=Trigger.TOPIC,
     topic=topology.RECONCILE_REQUESTS_TOPIC,
-    env=_JOB_ENV,
+    env=_FOLLOW_ENV,
     secrets=(*_STORES, SLACK),
     timeout_seconds=540,  # one tick reads every open run's job
     schedule=Schedule(
@@ -185,6 +187,7 @@ LEFT_AT_DEFAULT = frozenset(
         "flexrun_fallback_order",
         "flexrun_fallback_on",
         "flexrun_fallback_max_attempts",
+        "flexrun_run_requests_topic",
         "flexrun_trainer_secrets",
         "flexrun_quota_snapshot_object",
         "flexrun_quota_snapshot_max_age",

@@ -24,6 +24,7 @@ def on_job_state_changed(event: CloudEvent) -> None:
         store=Lazy(lambda: wiring.run_store(settings)),
         storage=Lazy(lambda: wiring.storage(settings)),
         notifier=Lazy(lambda: wiring.notifier(settings)),
+        publisher=Lazy(lambda: wiring.run_requests_publisher(settings)),
     )
 
 
@@ -39,4 +40,5 @@ def on_reconcile_requested(event: CloudEvent) -> None:
         jobs_for_region=wiring.jobs_for_region(settings),
         storage=wiring.storage(settings),
         notifier=wiring.notifier(settings),
+        publisher=wiring.run_requests_publisher(settings),
     )

@@ -9,6 +9,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -50,6 +51,20 @@ def default_services() -> tuple[str, ...]:
     return tuple(s for s in SERVICES if s not in left_out)
 
 
+@dataclass(frozen=True)
+class Timings:
+    """How long the local cloud's documented delays last: production's, shortened so tests don't wait minutes.
+
+    Each keeps production's order of events; only the length changes. `vertex_end_delay`: a job's last
+    `service` log line → its terminal state and error (Vertex: "about one minute"); the Eventarc backoff
+    between redeliveries (production: 10 s → 600 s).
+    """
+
+    vertex_end_delay: float = 3.0
+    eventarc_min_backoff: float = 0.5
+    eventarc_max_backoff: float = 10.0
+
+
 class LocalCloud:
     """Start with `start()` or `with LocalCloud(dir) as cloud:`; `.env` is what a client needs."""
 
@@ -59,6 +74,7 @@ class LocalCloud:
         services: Collection[str] | None = None,
         function_sources: Mapping[str, str] | None = None,
         function_env: Mapping[str, str] | None = None,
+        timings: Timings | None = None,
     ) -> None:
         """`function_sources` maps a function name to another source file (tests' fixture functions);
         `function_env` adds to or overrides, in every function process, the environment the deploy
@@ -73,6 +89,7 @@ class LocalCloud:
                 raise ValueError(f"{service} needs {sorted(missing)} as well")
         self.function_sources = dict(function_sources or {})
         self.function_env = dict(function_env or {})
+        self.timings = timings or Timings()
         # Processes in start order, grouped in tiers: a tier's members started side by side and
         # depend only on earlier tiers, so a tier stops together, last tier first.
         self.tiers: list[list[ManagedProcess]] = []
@@ -155,7 +172,9 @@ class LocalCloud:
             tasks["postgres"] = lambda: postgres.start_postgres(sd, REPO_ROOT / "supabase" / "migrations")
         if "vertex" in selected:
             storage_host, pubsub_host = self.env["STORAGE_EMULATOR_HOST"], self.env["PUBSUB_EMULATOR_HOST"]
-            tasks["vertex"] = lambda: jobservice.start_vertex(sd, REPO_ROOT, storage_host, pubsub_host)
+            tasks["vertex"] = lambda: jobservice.start_vertex(
+                sd, REPO_ROOT, storage_host, pubsub_host, end_delay_seconds=self.timings.vertex_end_delay
+            )
         if "projectapis" in selected:
             seed = projectapis.initial_state(self.env, _scheduled_job())
             tasks["projectapis"] = lambda: projectapis.start_projectapis(sd, REPO_ROOT, seed)
@@ -204,6 +223,8 @@ class LocalCloud:
                     Route(spec.name, spec.subscription, spec.topic, spec.event_type, self.function_urls[spec.name])
                     for spec in deploy_spec.FUNCTIONS
                 ),
+                min_backoff=self.timings.eventarc_min_backoff,
+                max_backoff=self.timings.eventarc_max_backoff,
             )
             self._run(start_eventarc(sd, sys.executable, REPO_ROOT, routes))
 

@@ -20,7 +20,12 @@ def available(repo_root: Path) -> bool:
 
 
 def start_vertex(
-    state_dir: Path, repo_root: Path, storage_endpoint: str, pubsub_host: str, extra_env: Mapping[str, str] = {}
+    state_dir: Path,
+    repo_root: Path,
+    storage_endpoint: str,
+    pubsub_host: str,
+    extra_env: Mapping[str, str] = {},
+    end_delay_seconds: float = 3.0,
 ) -> tuple[ManagedProcess, str]:
     """Start the JobService on a free port; returns it and its VERTEX_AI_API_ENDPOINT."""
     port = free_port()
@@ -35,6 +40,7 @@ def start_vertex(
         "--log-topic", JOB_EVENTS_TOPIC,
         *(arg for capacity in CAPACITY for arg in ("--capacity", capacity)),
         "--provision-seconds", "1",
+        "--end-delay-seconds", str(end_delay_seconds),
     ]  # fmt: skip
     env = {
         **os.environ,

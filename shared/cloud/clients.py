@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 if TYPE_CHECKING:
-    from google.cloud import aiplatform_v1, storage
+    from google.cloud import aiplatform_v1, pubsub_v1, storage
 
 
 def _anonymous() -> Any:
@@ -41,6 +41,14 @@ def job_service_client(endpoint: str) -> aiplatform_v1.JobServiceClient:
     if endpoint.startswith("http://"):
         return aiplatform_v1.JobServiceClient(credentials=_anonymous(), transport="rest", client_options=options)
     return aiplatform_v1.JobServiceClient(transport="rest", client_options=options)
+
+
+@functools.lru_cache(maxsize=1)
+def publisher_client() -> pubsub_v1.PublisherClient:
+    from google.cloud import pubsub_v1
+
+    # PUBSUB_EMULATOR_HOST (read by the client itself) selects the local emulator, no credentials.
+    return pubsub_v1.PublisherClient()
 
 
 @functools.lru_cache(maxsize=4)

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from shared.cloud import clients
+from shared.cloud.publisher import TopicPublisher
 from shared.config.settings import Settings
 from shared.errors import ConfigurationError
 from shared.notify.slack import LogOnlyNotifier, Notifier, SlackNotifier
@@ -85,3 +86,9 @@ def jobs_for_region(settings: Settings) -> Any:
         return clients.job_service_client(endpoint)
 
     return client_for
+
+
+def run_requests_publisher(settings: Settings) -> TopicPublisher:
+    """The run-requests topic, where job-state hands a capacity fallback's next attempt to submit-run."""
+    topic = f"projects/{settings.gcp_project_id}/topics/{settings.flexrun_run_requests_topic}"
+    return TopicPublisher(clients.publisher_client(), topic)

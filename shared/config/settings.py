@@ -106,6 +106,10 @@ class Settings(BaseSettings):
         description="Cloud Quotas, Service Usage, IAM, Secret Manager and Scheduler metadata endpoint; "
         "http:// selects the local stand-in; unset = Google's endpoints.",
     )
+    flexrun_run_requests_topic: str = Field(
+        "run-requests",
+        description="Topic submit-run's trigger reads; job-state publishes a fallback's next attempt here.",
+    )
     flexrun_trainer_secrets: str = Field(
         "",
         description="ENV=SECRET[:VERSION],...: Secret Manager secrets the trainer resolves; the job gets ENV_SECRET "

@@ -14,6 +14,9 @@ from shared.errors import InvalidEvent
 from shared.events.cloudevents import PubsubMessage
 
 _JOB_IN_TEXT = re.compile(r"customJobs/(\d+)")
+# A job's last `service` lines (google-facts.md): nothing is logged after them, yet Vertex sets the
+# terminal state and error about a minute later, so the read they trigger may still see it running.
+FINAL_LINES = ("Job completed successfully.", "Job failed.", "Job was cancelled.")
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,11 @@ class JobWakeUp:
     project_id: str | None
     severity: str
     text: str
+
+    @property
+    def is_final(self) -> bool:
+        """The line that says the job has ended: no later line will wake us for this job."""
+        return self.text.strip() in FINAL_LINES
 
 
 def parse_job_log_entry(message: PubsubMessage) -> JobWakeUp | None:

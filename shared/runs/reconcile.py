@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from shared.cloud.publisher import Publisher
 from shared.config import logs
 from shared.config.settings import Settings
 from shared.events.job_logs import JobWakeUp
 from shared.notify.slack import Notifier
-from shared.runs.job_state import handle_job_wake_up
+from shared.runs.job_progress import handle_job_wake_up
 from shared.stores.base import RunStore
 
 
@@ -33,6 +34,7 @@ def reconcile_open_runs(
     jobs_for_region: Any,
     storage: Any,
     notifier: Notifier,
+    publisher: Publisher,
     older_than: timedelta = timedelta(minutes=15),
     now: datetime | None = None,
 ) -> ReconcileReport:
@@ -53,6 +55,7 @@ def reconcile_open_runs(
                 store=store,
                 storage=storage,
                 notifier=notifier,
+                publisher=publisher,
             )
         except Exception as exc:  # noqa: BLE001 — one bad run must not stop the others; the next tick retries it
             report.failed[label] = f"{exc.__class__.__name__}: {exc}"[:300]

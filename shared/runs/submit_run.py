@@ -2,8 +2,9 @@
 
 Dedupe key: (run_key, attempt). The claim is a unique insert in the run store; a job already carrying
 the run_key and attempt labels (a crash after create, before the record was updated) is adopted, not
-duplicated. When an attempt fails for capacity (wait expired, stockout, quota), `continue_run` submits
-the next step of the run's fallback chain as attempt + 1, through the same claim.
+duplicated. submit-run is the only creator of jobs: a capacity fallback's next attempt comes as a
+continuation message from job-state (shared/runs/continuation.py), or, when Vertex refuses the create
+itself for capacity, straight from here; either way attempt + 1 goes through the same claim.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from typing import Any
 
 from shared.config import logs
 from shared.config.settings import Settings
-from shared.errors import PermanentError, TransientError
+from shared.errors import InvalidRunRequest, PermanentError, TransientError
 from shared.events.cloudevents import PubsubMessage
 from shared.jobs.api_errors import classify
 from shared.jobs.custom_job import RunPlan, build_custom_job
 from shared.packages.manifest import Manifest
 from shared.polling import PollTimeout, poll
-from shared.runs import failures, fallback
+from shared.runs import continuation, failures
 from shared.runs.failures import FailureClass
+from shared.runs.fallback import Resolved
 from shared.runs.plan import attempt_fields, make_plan, resolve_package, resolve_steps
 from shared.runs.request import default_run_key, parse_run_request
 from shared.runs.states import RunState
@@ -64,7 +66,7 @@ def submit_attempt(
         logs.info("run already submitted; duplicate message acknowledged", job_name=record["job_name"])
         return SubmitOutcome("duplicate", plan.run_key, record["job_name"], plan.attempt)
     if RunState(record["state"]).is_terminal():  # refused at create time earlier: only its fallback is left
-        return continue_run(record, settings=settings, jobs_for_region=jobs_for_region, store=store) or SubmitOutcome(
+        return _submit_next(record, settings=settings, jobs_for_region=jobs_for_region, store=store) or SubmitOutcome(
             "duplicate", plan.run_key, "", plan.attempt
         )
 
@@ -166,7 +168,7 @@ def _refused(
         failed = {"error": {"message": message}, "failure_class": reason.value, "hint": reason.hint}
         store.advance(plan.run_key, plan.attempt, RunState.FAILED, failed)
         logs.warning("job refused for capacity", attempt=plan.attempt, reason=reason.value, error=message[:500])
-        outcome = continue_run(
+        outcome = _submit_next(
             {**record, **failed, "state": "failed"}, settings=settings, jobs_for_region=jobs_for_region, store=store
         )
         return outcome or SubmitOutcome("ended", plan.run_key, "", plan.attempt)
@@ -185,22 +187,33 @@ def _refused(
     raise error from exc
 
 
-def continue_run(
+def _submit_next(
     record: dict[str, Any], *, settings: Settings, jobs_for_region: Any, store: RunStore
 ) -> SubmitOutcome | None:
-    """After a terminal attempt: submit the next step when it failed for capacity; None when the run ends.
+    """After an attempt Vertex refused at create for capacity: submit the next step here; None when the run ends.
 
-    Safe to call again for the same record (redelivered job events): the next attempt's claim dedupes.
+    Safe to call again for the same record (redelivered messages): the next attempt's claim dedupes.
     """
-    retry_on = frozenset(filter(None, (c.strip() for c in settings.flexrun_fallback_on.split(","))))
-    decision = fallback.next_step(record, retry_on, settings.flexrun_fallback_max_attempts)
+    decision = continuation.next_attempt(record, settings)
     if decision is None:
         return None
     attempt, step, reason = decision
-    run_key = record["run_key"]
-    note = f"Fell back to attempt {attempt}: {step.label} (attempt {attempt - 1} ended: {reason})."
-    store.update_fields(run_key, attempt - 1, {"fallback_reason": reason, "next_attempt": attempt, "hint": note})
-    logs.notice("capacity fallback", run_key=run_key, attempt=attempt, reason=reason, step=step.label)
+    continuation.record_decision(store, record, attempt, step, reason)
+    logs.notice("capacity fallback", run_key=record["run_key"], attempt=attempt, reason=reason, step=step.label)
+    return _submit_step(record, attempt, step, reason, settings=settings, jobs_for_region=jobs_for_region, store=store)
+
+
+def _submit_step(
+    record: dict[str, Any],
+    attempt: int,
+    step: Resolved,
+    reason: str,
+    *,
+    settings: Settings,
+    jobs_for_region: Any,
+    store: RunStore,
+) -> SubmitOutcome | None:
+    """Attempt `attempt` of the run `record` (its previous attempt) belongs to, on `step`."""
     run = {key: record.get(key) for key in _RUN_KEYS}
     plan = make_plan(run, step, attempt, settings)
     fields = attempt_fields(plan, run, record["chain"], step.label)
@@ -208,9 +221,37 @@ def continue_run(
     try:
         return submit_attempt(plan, fields, settings=settings, jobs_for_region=jobs_for_region, store=store)
     except PermanentError as exc:  # the earlier attempt's announcement must still go out
-        store.update_fields(run_key, attempt - 1, {"fallback_error": str(exc)[:1000]})
+        store.update_fields(record["run_key"], attempt - 1, {"fallback_error": str(exc)[:1000]})
         logs.warning("fallback attempt refused", attempt=attempt, error=str(exc)[:500])
         return None
+
+
+def handle_continuation(
+    message: PubsubMessage, *, settings: Settings, jobs_for_region: Any, store: RunStore
+) -> SubmitOutcome:
+    """job-state's continuation message → the next attempt, claimed exactly as attempt 1 is.
+
+    The step comes from the stored record of the attempt before, never from the message.
+    """
+    wanted = continuation.parse_continuation(message)
+    logs.bind(run_key=wanted.run_key, correlation_id=wanted.correlation_id)
+    previous = store.get(wanted.run_key, wanted.attempt - 1)
+    if previous is None:
+        raise InvalidRunRequest(f"continuation of {wanted.run_key}: attempt {wanted.attempt - 1} has no record")
+    if not RunState(previous["state"]).is_terminal():
+        # job-state records the end before it publishes; a store that lags (a mirror) catches up on retry.
+        raise TransientError(f"continuation of {wanted.run_key}: attempt {wanted.attempt - 1} is not finished yet")
+    decision = continuation.next_attempt(previous, settings)
+    if decision is None or decision[0] != wanted.attempt:
+        raise InvalidRunRequest(
+            f"continuation of {wanted.run_key} asks for attempt {wanted.attempt}, which its record does not call for",
+            reason_code="continuation_refused",
+        )
+    attempt, step, reason = decision
+    outcome = _submit_step(
+        previous, attempt, step, reason, settings=settings, jobs_for_region=jobs_for_region, store=store
+    )
+    return outcome or SubmitOutcome("ended", wanted.run_key, "", attempt)
 
 
 # What every attempt of a run shares (recorded on each attempt, so a fallback needs only the record).
@@ -235,6 +276,8 @@ _RUN_KEYS = (
 def handle_run_request(
     message: PubsubMessage, *, settings: Settings, manifest: Manifest, jobs_for_region: Any, store: RunStore
 ) -> SubmitOutcome:
+    if continuation.is_continuation(message):
+        return handle_continuation(message, settings=settings, jobs_for_region=jobs_for_region, store=store)
     request = parse_run_request(message)
     run_key = request.run_key or default_run_key(message)
     package = resolve_package(request, manifest)

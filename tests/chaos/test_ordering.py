@@ -110,7 +110,9 @@ def test_job_events_after_the_reconciler_finished_the_run_change_nothing(
 ):
     from datetime import datetime, timedelta, timezone
 
+    from deploy import topology
     from shared.cloud import wiring
+    from shared.cloud.publisher import TopicPublisher
     from shared.runs.reconcile import reconcile_open_runs
 
     settings = kit.function_settings(chaos)  # as the deployed reconciler runs: same stores, same Slack hook
@@ -120,6 +122,9 @@ def test_job_events_after_the_reconciler_finished_the_run_change_nothing(
         jobs_for_region=wiring.jobs_for_region(settings),
         storage=chaos.cloud.storage_client(),
         notifier=wiring.notifier(settings),
+        publisher=TopicPublisher(
+            chaos.cloud.publisher(), f"projects/{topology.PROJECT_ID}/topics/{topology.RUN_REQUESTS_TOPIC}"
+        ),
         now=datetime.now(timezone.utc) + timedelta(minutes=30),
     )
     assert "order-reconciled#1" in report.advanced, report

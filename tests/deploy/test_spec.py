@@ -49,12 +49,13 @@ def test_no_setting_without_a_usable_default_may_be_left_at_it():
 
 
 def test_the_read_check_sees_a_setting_read_through_a_lazy_import_and_a_property(tmp_path):
-    # job-state reaches submit_run.continue_run (a job creator) through its core: the gap of issue 12.
-    job_state = function("job-state")
-    read = code_scan.settings_read(job_state.source, job_state.target)
+    submit = function("submit-run")
+    read = code_scan.settings_read(submit.source, submit.target)
     assert {"vertex_ai_service_account", "gcp_staging_bucket"} <= read  # the latter via .staging_bucket
-    validate = function("validate-package")
-    assert "vertex_ai_service_account" not in code_scan.settings_read(validate.source, validate.target)
+    # job-state no longer reaches a job creator (issue 12): it publishes the next attempt instead.
+    for follower in ("job-state", "validate-package"):
+        spec = function(follower)
+        assert "vertex_ai_service_account" not in code_scan.settings_read(spec.source, spec.target)
 
 
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
@@ -77,8 +78,9 @@ def test_plan_shows_each_functions_environment(steps):
     envs = function_env(steps)
     assert set(envs) == {spec.name for spec in FUNCTIONS}
     assert (
-        envs["job-state"][0]["VERTEX_AI_SERVICE_ACCOUNT"] == f"flexrun-trainer@{TEST_PROJECT}.iam.gserviceaccount.com"
+        envs["submit-run"][0]["VERTEX_AI_SERVICE_ACCOUNT"] == f"flexrun-trainer@{TEST_PROJECT}.iam.gserviceaccount.com"
     )
+    assert "VERTEX_AI_SERVICE_ACCOUNT" not in envs["job-state"][0]  # only submit-run creates jobs
     assert envs["validate-package"][1] == {"SLACK_WEBHOOK_URL": "flexrun-slack-webhook-url:latest"}
 
 

@@ -53,6 +53,17 @@ class RecordedJobService:
         return self
 
 
+class RecordedPublisher:
+    """The run-requests topic edge: what job-state handed to submit-run (continuation messages)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[dict[str, Any], dict[str, str]]] = []
+
+    def publish(self, data: bytes, attributes: dict[str, str]) -> str:
+        self.messages.append((json.loads(data), dict(attributes)))
+        return str(len(self.messages))
+
+
 def job_snapshots(job_id: str, run_key: str, *, error: str | None = None) -> dict[str, aiplatform_v1.CustomJob]:
     """The CustomJob at each state: queued → pending (DWS wait) → running → succeeded (or failed)."""
     name = f"{PARENT}/customJobs/{job_id}"
@@ -71,6 +82,14 @@ def job_snapshots(job_id: str, run_key: str, *, error: str | None = None) -> dic
                 job.error.code, job.error.message = 3, error
         snapshots[event] = job
     return snapshots
+
+
+def without_error(job: aiplatform_v1.CustomJob) -> aiplatform_v1.CustomJob:
+    """The same job before Vertex set its error (it does so about a minute after the end)."""
+    bare = aiplatform_v1.CustomJob(job)
+    bare.end_time = datetime.now(timezone.utc)
+    del bare.error
+    return bare
 
 
 def log_entry(job_id: str, text: str, *, json_payload: bool = False, severity: str = "INFO") -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from deploy import topology
 from local.demo import chain
 from local.services.cloud import LocalCloud
 from shared.polling import poll
@@ -90,3 +91,39 @@ def test_slack_says_which_step_comes_next_and_why(attempts: list[dict[str, Any]]
     expired = next(t for t in texts if "Fell back" in t)
     assert "Fell back to attempt 2" in expired and "NVIDIA_TESLA_A100" in expired
     assert any("succeeded" in t for t in texts)
+
+
+def _jobs_of_run(cloud: LocalCloud) -> dict[str, Any]:
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import aiplatform_v1
+
+    client = aiplatform_v1.JobServiceClient(
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        transport="rest",
+        client_options={"api_endpoint": cloud.env["VERTEX_AI_API_ENDPOINT"]},
+    )
+    parent = f"projects/{topology.PROJECT_ID}/locations/{topology.REGION}"
+    found = client.list_custom_jobs(request={"parent": parent, "filter": f'labels.run_key="{RUN_KEY}"'})
+    return {job.labels["attempt"]: job for job in found}
+
+
+def _logged(cloud: LocalCloud, function: str, message: str) -> list[dict[str, Any]]:
+    lines = [json.loads(raw) for raw in cloud.log_path(function).read_text().splitlines() if raw.startswith("{")]
+    return [line for line in lines if line.get("message") == message]
+
+
+def test_the_next_attempt_is_created_by_submit_run_as_the_trainer(
+    attempts: list[dict[str, Any]], local_cloud: LocalCloud
+):
+    # job-state runs without the trainer's service account, as deployed: had it created attempt 2, the
+    # job would run as Vertex's default service agent.
+    assert "VERTEX_AI_SERVICE_ACCOUNT" not in local_cloud.function_envs["job-state"]
+    jobs = _jobs_of_run(local_cloud)
+    assert set(jobs) == {"1", "2"}
+    trainer = local_cloud.env["VERTEX_AI_SERVICE_ACCOUNT"]
+    assert [jobs[a].job_spec.service_account for a in ("1", "2")] == [trainer, trainer]
+    created = {line["job_name"] for line in _logged(local_cloud, "submit-run", "job created")}
+    assert {jobs["1"].name, jobs["2"].name} <= created
+    assert not _logged(local_cloud, "job-state", "job created")
+    published = _logged(local_cloud, "job-state", "capacity fallback requested")
+    assert {(line["run_key"], line["attempt"]) for line in published} == {(RUN_KEY, 2)}

@@ -44,6 +44,7 @@ class Deliverer:
         self.edge = jobkit.RecordedJobService()
         self.storage = cloud.storage_client()
         self.notifier = SlackNotifier(cloud.env["SLACK_WEBHOOK_URL"])
+        self.publisher = jobkit.RecordedPublisher()
 
     def event(self, job_id: str, snapshot: Any, text: str, **entry: Any) -> Any:
         """Deliver one entry whose read of the job returns `snapshot`; what `handle_job_event` returns."""
@@ -58,6 +59,7 @@ class Deliverer:
             store=self.store,
             storage=self.storage,
             notifier=self.notifier,
+            publisher=self.publisher,
         )
 
     def run_through(self, order: list[str], *, error: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -209,3 +211,56 @@ def test_malformed_job_events_are_acknowledged_recorded_and_store_no_run(
 def test_an_event_for_a_job_flexrun_does_not_know_is_acknowledged_and_ignored(both: Deliverer):
     outcome = both.raw(jobkit.entry_event(jobkit.log_entry("987654321987", "Job is running.")))
     assert outcome.action == "ignored" and both.store.find_by_job_id("987654321987") is None
+
+
+def test_the_last_log_line_read_before_the_job_ends_asks_for_redelivery(both: Deliverer, local_cloud: LocalCloud):
+    error = "The replica workerpool0-0 exited with a non-zero status of 137. Termination reason: OOMKilled."
+    run_key, job_id = jobkit.new_run(both.store)
+    snapshots = jobkit.job_snapshots(job_id, run_key, error=error)
+    both.event(job_id, snapshots["running"], TEXT["running"])
+    with pytest.raises(TransientError, match="logged its end"):
+        both.event(job_id, snapshots["running"], "Job failed.")
+    assert both.store.get(run_key)["state"] == "running" and slack_messages(local_cloud, run_key) == []
+    both.event(job_id, snapshots["succeeded"], "Job failed.")  # the trigger's retry, once Vertex has the error
+    record = both.store.get(run_key)
+    assert (record["state"], record["failure_class"]) == ("failed", "out_of_memory")
+    assert len(slack_messages(local_cloud, run_key)) == 1
+
+
+def test_a_failed_job_read_before_its_error_is_set_asks_for_redelivery(both: Deliverer, local_cloud: LocalCloud):
+    run_key, job_id = jobkit.new_run(both.store)
+    snapshots = jobkit.job_snapshots(job_id, run_key, error="Resources are insufficient in region: us-central1.")
+    failed_without_error = jobkit.without_error(snapshots["succeeded"])
+    with pytest.raises(TransientError, match="has not set its error"):
+        both.event(job_id, failed_without_error, "Job failed.")
+    assert both.store.get(run_key)["state"] == "queued"
+    both.event(job_id, snapshots["succeeded"], "Job failed.")
+    assert both.store.get(run_key)["failure_class"] == "stockout"
+    assert len(slack_messages(local_cloud, run_key)) == 1
+
+
+def test_a_terminal_record_gains_its_late_error_and_falls_back_without_a_second_message(
+    both: Deliverer, local_cloud: LocalCloud
+):
+    from shared.runs.fallback import Resolved
+    from shared.runs.states import RunState
+
+    run_key, job_id = jobkit.new_run(both.store)
+    steps = [Resolved("NVIDIA_L4", 1, "g2-standard-4", "us-central1", "FLEX_START", 1800),
+             Resolved("NVIDIA_TESLA_A100", 1, "a2-highgpu-1g", "us-central1", "FLEX_START", 1800)]  # fmt: skip
+    both.store.update_fields(run_key, 1, {"chain": [step.as_dict() for step in steps]})
+    # An older job-state recorded the failure before Vertex had set the error, and announced it.
+    both.store.advance(run_key, 1, RunState.FAILED, {"vertex_state": "JOB_STATE_FAILED"})
+    both.store.claim_notification(run_key, 1, RunState.FAILED, lease_seconds=30)
+    both.store.finish_notification(run_key, 1, RunState.FAILED, sent=True)
+    error = "Resources are insufficient in region: us-central1. The job waited the maximum wait duration (1800s)."
+    snapshots = jobkit.job_snapshots(job_id, run_key, error=error)
+    published_before = len(both.publisher.messages)
+    both.event(job_id, snapshots["succeeded"], "Job failed.")
+    record = both.store.get(run_key)
+    assert (record["state"], record["failure_class"], record["next_attempt"]) == ("failed", "capacity_wait_expired", 2)
+    (continuation, attributes) = both.publisher.messages[published_before]
+    assert continuation == {"schema_version": 1, "run_key": run_key, "attempt": 2, "reason": "capacity_wait_expired",
+                            "correlation_id": record["correlation_id"]}  # fmt: skip
+    assert attributes["flexrun_kind"] == "continuation"
+    assert slack_messages(local_cloud, run_key) == []  # the one message was the old one; none more

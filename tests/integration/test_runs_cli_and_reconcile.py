@@ -77,6 +77,7 @@ def test_the_reconciler_finishes_a_run_whose_log_events_were_lost(deliverer: Del
             jobs_for_region=deliverer.edge,
             storage=deliverer.storage,
             notifier=deliverer.notifier,
+            publisher=deliverer.publisher,
             now=later,
         )
 

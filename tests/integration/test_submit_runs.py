@@ -29,6 +29,7 @@ from shared.config.settings import Settings
 from shared.errors import InvalidRunRequest, TransientError
 from shared.events.cloudevents import PUBSUB_PUBLISHED, PubsubMessage
 from shared.packages.manifest import Manifest, ManifestEntry
+from shared.runs.states import RunState
 from shared.runs.submit_run import handle_run_request
 from shared.stores.base import MongoRunStore
 
@@ -257,3 +258,54 @@ def test_malformed_messages_are_acknowledged_logged_and_recorded(
                  if event_id in line and line.startswith("{")]  # fmt: skip
     assert any(says in line.get("error", "") for line in log_lines)
     assert submitter.jobs("it-sub-poison-1") == submitter.jobs("it-sub-poison-2") == []
+
+
+def _continuation(run_key: str, attempt: int, reason: str = "capacity_wait_expired") -> PubsubMessage:
+    data = json.dumps({"run_key": run_key, "attempt": attempt, "reason": reason}).encode()
+    attributes = {"flexrun_kind": "continuation", "run_key": run_key, "attempt": str(attempt)}
+    return PubsubMessage(data, attributes, f"cont-{uuid.uuid4().hex[:8]}", datetime.now(timezone.utc))
+
+
+def _expire_first_attempt(submitter: Submitter, run_key: str) -> None:
+    """Attempt 1 ended as job-state records a DWS expiry (its job is cancelled: nothing waits on)."""
+    first = submitter.store.get(run_key, 1)
+    submitter.jobs_for_region("us-central1").cancel_custom_job(name=first["job_name"])
+    expired = {"failure_class": "capacity_wait_expired", "error": {"message": "waited the maximum wait duration"}}
+    submitter.store.advance(run_key, 1, RunState.EXPIRED, expired)
+
+
+def test_a_continuation_message_creates_the_next_attempt_once(submitter: Submitter):
+    run_key = "it-sub-continued"
+    chain_steps = ["H100@us-central1:FLEX_START~1h", "H100x2@us-central1:FLEX_START~1h"]
+    assert submitter.submit({"run_key": run_key, "fallback": chain_steps}).action == "created"
+    _expire_first_attempt(submitter, run_key)
+    send = lambda: handle_run_request(  # noqa: E731
+        _continuation(run_key, 2), settings=submitter.settings, manifest=MANIFEST,
+        jobs_for_region=submitter.jobs_for_region, store=submitter.store,
+    )  # fmt: skip
+    outcomes = [send() for _ in range(3)]
+    assert [o.action for o in outcomes] == ["created", "duplicate", "duplicate"]
+    second = submitter.store.get(run_key, 2)
+    assert (second["gpu_type"], second["gpu_count"], second["previous_attempt"], second["fallback_reason"]) == (
+        "NVIDIA_H100_80GB", 2, 1, "capacity_wait_expired",
+    )  # fmt: skip
+    jobs = submitter.jobs(run_key)
+    assert sorted(j.labels["attempt"] for j in jobs) == ["1", "2"]
+    assert all(j.job_spec.service_account == submitter.settings.vertex_ai_service_account for j in jobs)
+
+
+@pytest.mark.parametrize("problem", ["does not call for", "has no record"])
+def test_a_continuation_the_record_does_not_call_for_creates_nothing(submitter: Submitter, problem: str):
+    run_key = "it-sub-uncalled" if problem == "does not call for" else "it-sub-never-submitted"
+    if problem == "does not call for":  # attempt 1 failed in the trainer: no capacity step can fix that
+        submitter.submit({"run_key": run_key, "fallback": ["H100@us-central1:FLEX_START~1h", "STANDARD"]})
+        first = submitter.store.get(run_key, 1)
+        submitter.jobs_for_region("us-central1").cancel_custom_job(name=first["job_name"])
+        trainer_error = {"failure_class": "trainer_error", "error": {"message": "non-zero status of 1"}}
+        submitter.store.advance(run_key, 1, RunState.FAILED, trainer_error)
+    with pytest.raises(InvalidRunRequest, match=problem):
+        handle_run_request(
+            _continuation(run_key, 2), settings=submitter.settings, manifest=MANIFEST,
+            jobs_for_region=submitter.jobs_for_region, store=submitter.store,
+        )  # fmt: skip
+    assert submitter.store.get(run_key, 2) is None

@@ -53,6 +53,7 @@ def test_state_changes_are_logged_like_a_vertex_log_sink(vertex: LocalVertex) ->
         "Waiting for job to be provisioned.",
         "Waiting for training program to start.",
         "Job is running.",
+        "Finished tearing down training program.",
         "Job completed successfully.",
     ]
     first = entries[0]
@@ -62,6 +63,25 @@ def test_state_changes_are_logged_like_a_vertex_log_sink(vertex: LocalVertex) ->
         "labels": {"job_id": job_id(created), "project_id": PROJECT, "task_name": "service"},
     }
     assert {"severity", "timestamp", "receiveTimestamp", "insertId"} <= first.keys()
+
+
+def test_a_job_logs_its_end_before_its_state_and_error_are_set(vertex: LocalVertex) -> None:
+    # google-facts.md: the last service lines come first, the error "about one minute" later.
+    client = vertex.client()
+    created = submit(client, custom_job("--exit-code", "3"))
+    job = job_id(created)
+    poll(
+        lambda: any(e["textPayload"] == "Job failed." for e in vertex.log_entries(job)) or None,
+        timeout=60,
+        what="Job failed.",
+    )
+    read_at_the_last_line = client.get_custom_job(name=created.name)
+    assert read_at_the_last_line.state == State.JOB_STATE_RUNNING and not read_at_the_last_line.error.message
+    failed = wait_for(client, created.name)
+    assert failed.state == State.JOB_STATE_FAILED and "non-zero status of 3" in failed.error.message
+    texts = [(e["severity"], e["textPayload"]) for e in vertex.log_entries(job)]
+    assert texts[-3][0] == "ERROR" and "non-zero status of 3" in texts[-3][1]  # the error on its own line
+    assert [t for _, t in texts[-2:]] == ["Finished tearing down training program.", "Job failed."]
 
 
 def test_package_venv_reuses_what_the_executor_image_already_has(vertex: LocalVertex) -> None:

@@ -1,5 +1,6 @@
 """CLI: `python -m local.standins.vertex --host H --port P --state-dir DIR --executor-python PY --env-cache DIR
---project local-project [--log-topic job-events] [--capacity NVIDIA_L4=1 ...] [--provision-seconds 1.0]`.
+--project local-project [--log-topic job-events] [--capacity NVIDIA_L4=1 ...] [--provision-seconds 1.0]
+[--end-delay-seconds 3.0]`.
 
 Reads STORAGE_EMULATOR_HOST (package downloads, passed on to replicas) and PUBSUB_EMULATOR_HOST
 (log entries) from the environment. Exits cleanly on SIGTERM/SIGINT, killing running replicas.
@@ -50,6 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="concurrent jobs per accelerator type (default 1 for any type not named)",
     )
     parser.add_argument("--provision-seconds", type=float, default=1.0, help="time from capacity to RUNNING")
+    parser.add_argument(
+        "--end-delay-seconds",
+        type=float,
+        default=3.0,
+        help="time from a job's last service log line to its terminal state and error (Vertex: about a minute)",
+    )
     return parser.parse_args(argv)
 
 
@@ -65,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         sink=LogSink(args.state_dir / "log-entries.jsonl", args.project, args.log_topic),
         project=args.project,
         provision_seconds=args.provision_seconds,
+        end_delay_seconds=args.end_delay_seconds,
         storage_emulator_host=os.environ.get("STORAGE_EMULATOR_HOST"),
     )
     service = JobService(ctx)

@@ -22,6 +22,7 @@ STATE_TEXT: dict[str, str] = {
     "JOB_STATE_CANCELLED": "Job was cancelled.",  # LOCAL
 }
 PROVISIONED = "Waiting for training program to start."
+TORN_DOWN = "Finished tearing down training program."  # the line before the last one of a finished job
 
 
 def logs_url(project: str, job_id: str) -> str:

@@ -2,6 +2,13 @@
 
 One thread per job walks QUEUED -> PENDING -> RUNNING -> SUCCEEDED | FAILED, or to CANCELLED
 when `cancel()` is called. Every state change is written to the store and to the log sink.
+
+A job ends as Vertex documents it (google-facts.md, "The error arrives late"): its last `service`
+lines first (the error text on its own ERROR line, then "Finished tearing down training program." and
+"Job failed." / "Job completed successfully."), and the terminal state with its `error` only
+`end_delay_seconds` later, so the read those lines trigger still sees JOB_STATE_RUNNING. A job
+cancelled while pending and a FLEX_START max-wait expiry write no `service` line at all (no public
+sample of one exists): only a reconciler sees them end.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ class RunnerContext:
     project: str
     provision_seconds: float
     storage_emulator_host: str | None
+    end_delay_seconds: float = 0.0  # final log lines → terminal state and error (Vertex: about a minute)
 
 
 class JobRunner:
@@ -51,14 +59,17 @@ class JobRunner:
         self._lock = threading.Lock()  # orders state changes against cancel()
         self._process: subprocess.Popen[bytes] | None = None
         self._holding: str | None = None
+        self._ending = False  # the end is decided (lines written), its state not stored yet
 
     # ---- called from API threads ------------------------------------------------------------
     def cancel(self) -> Job:
         """Before the replica runs: CANCELLED at once. While it runs: CANCELLING, then kill."""
         with self._lock:
+            if self._ending:  # too late: the job already ended, Vertex just has not said so yet
+                return self._ctx.store.get(self.job_id) or {}
             self._stop.set()
             if self._process is None:
-                return self._finish("JOB_STATE_CANCELLED", "INFO")
+                return self._finish("JOB_STATE_CANCELLED", "INFO", silent=False)
             job = self._set_state("JOB_STATE_CANCELLING", "INFO")
         self._kill()
         return job
@@ -123,7 +134,10 @@ class JobRunner:
             if not self._ctx.capacity.acquire(accelerator, deadline, self._stop):
                 if not self._stop.is_set():
                     waited = self._work.scheduling.get("maxWaitDuration", "86400s")
-                    self._fail(8, messages.flex_start_expired(region, accelerator, waited))
+                    with self._lock:
+                        if not self._stop.is_set():
+                            error = {"code": 8, "message": messages.flex_start_expired(region, accelerator, waited)}
+                            self._finish("JOB_STATE_FAILED", "ERROR", silent=False, error=error)
                 return False
         self._holding = accelerator
         log("INFO", "capacity claimed", job_id=self.job_id, accelerator=accelerator)
@@ -225,8 +239,36 @@ class JobRunner:
     def _fail_locked(self, code: int, message: str) -> None:
         self._finish("JOB_STATE_FAILED", "ERROR", error={"code": code, "message": message})
 
-    def _finish(self, state: str, severity: str, **fields: Any) -> Job:
-        return self._set_state(state, severity, endTime=now_rfc3339(), **fields)
+    def _finish(self, state: str, severity: str, *, silent: bool = False, **fields: Any) -> Job:
+        """The job's end: its last service lines now (unless `silent`), state and error a delay later."""
+        if self._ending:
+            return self._ctx.store.get(self.job_id) or {}
+        self._ending = True
+        fields["endTime"] = now_rfc3339()
+        if not silent:
+            if "error" in fields:
+                self._ctx.sink.emit(self.job_id, "ERROR", fields["error"]["message"])
+            if state != "JOB_STATE_CANCELLED" and self._process is not None:
+                self._ctx.sink.emit(self.job_id, "INFO", messages.TORN_DOWN)
+            self._ctx.sink.emit(self.job_id, severity, messages.STATE_TEXT[state])
+        log(severity, "job ended", job_id=self.job_id, state=state, silent=silent, error=fields.get("error"),
+            state_in_s=self._ctx.end_delay_seconds)  # fmt: skip
+        if self._ctx.end_delay_seconds <= 0:
+            return self._store_state(state, fields)
+        timer = threading.Timer(self._ctx.end_delay_seconds, self._store_state, args=(state, fields))
+        timer.daemon = True
+        timer.start()
+        return self._ctx.store.get(self.job_id) or {}
+
+    def _store_state(self, state: str, fields: dict[str, Any]) -> Job:
+        def change(job: Job) -> None:
+            if job.get("state") not in TERMINAL_STATES:
+                job["state"] = state
+                job.update(fields)
+
+        job = self._ctx.store.update(self.job_id, change)
+        log("INFO", "job state changed", job_id=self.job_id, state=job["state"], error=fields.get("error"))
+        return job
 
     def _set_state(self, state: str, severity: str, **fields: Any) -> Job:
         def change(job: Job) -> None:
@@ -237,9 +279,6 @@ class JobRunner:
 
         job = self._ctx.store.update(self.job_id, change)
         if job["state"] == state:
-            text = messages.STATE_TEXT[state]
-            if "error" in fields:
-                text = f"{text} {fields['error']['message']}"
-            self._ctx.sink.emit(self.job_id, severity, text)
+            self._ctx.sink.emit(self.job_id, severity, messages.STATE_TEXT[state])
             log(severity, "job state changed", job_id=self.job_id, state=state, error=fields.get("error"))
         return job

@@ -41,7 +41,8 @@ class JobService:
             "Job failed because the local Vertex service restarted while it was unfinished."
         ):
             log("WARNING", "unfinished job failed after restart", job_id=job_id_of(job))
-            ctx.sink.emit(job_id_of(job), "ERROR", f"Job failed. {job['error']['message']}")
+            ctx.sink.emit(job_id_of(job), "ERROR", job["error"]["message"])  # error text on its own line
+            ctx.sink.emit(job_id_of(job), "ERROR", messages.STATE_TEXT["JOB_STATE_FAILED"])
 
     def create(self, parent: str, body: str) -> Job:
         try:

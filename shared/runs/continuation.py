@@ -1,0 +1,105 @@
+"""A capacity fallback's next attempt, as a message: job-state decides, submit-run creates.
+
+Only submit-run creates Vertex jobs (it runs with VERTEX_AI_SERVICE_ACCOUNT and the actAs grant on
+the trainer's account; job-state has neither). When an attempt ends for capacity, job-state records
+the decision on the finished attempt (`next_attempt`, `fallback_reason`) and publishes a continuation
+message to the run-requests topic; submit-run claims attempt N+1 exactly as it claims attempt 1.
+
+The message says only which run and which attempt; submit-run recomputes the step from the stored
+record of attempt N, so a duplicate, late or forged continuation can create nothing the record does
+not call for. A lost message is republished by the reconciler (shared/runs/reconcile.py), which finds
+attempts whose `next_attempt` has no record.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.cloud.publisher import Publisher
+from shared.config import logs
+from shared.config.settings import Settings
+from shared.errors import InvalidRunRequest
+from shared.events.cloudevents import PubsubMessage
+from shared.runs import fallback
+from shared.stores.base import RunStore
+
+# The Pub/Sub attribute that tells submit-run a message is a continuation, not a person's run message.
+KIND_ATTRIBUTE = "flexrun_kind"
+KIND = "continuation"
+SCHEMA_VERSION = 1
+
+
+class Continuation(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    schema_version: int = SCHEMA_VERSION
+    run_key: str = Field(min_length=1, max_length=63)
+    attempt: int = Field(ge=2, le=10)
+    reason: str = Field(min_length=1, max_length=64)
+    correlation_id: str | None = Field(None, max_length=256)
+
+
+def is_continuation(message: PubsubMessage) -> bool:
+    return message.attributes.get(KIND_ATTRIBUTE) == KIND
+
+
+def parse_continuation(message: PubsubMessage) -> Continuation:
+    try:
+        payload: Any = message.json()
+        return Continuation.model_validate(payload)
+    except (ValueError, ValidationError) as exc:
+        raise InvalidRunRequest(f"invalid continuation message: {str(exc)[:500]}") from None
+
+
+def retry_policy(settings: Settings) -> tuple[frozenset[str], int]:
+    retry_on = frozenset(filter(None, (c.strip() for c in settings.flexrun_fallback_on.split(","))))
+    return retry_on, settings.flexrun_fallback_max_attempts
+
+
+def next_attempt(record: dict[str, Any], settings: Settings) -> tuple[int, fallback.Resolved, str] | None:
+    """(next attempt, its step, why) when this finished attempt falls back; None when the run ends."""
+    retry_on, max_attempts = retry_policy(settings)
+    return fallback.next_step(record, retry_on, max_attempts)
+
+
+def fallback_note(attempt: int, step: fallback.Resolved, reason: str) -> str:
+    return f"Fell back to attempt {attempt}: {step.label} (attempt {attempt - 1} ended: {reason})."
+
+
+def record_decision(
+    store: RunStore, record: dict[str, Any], attempt: int, step: fallback.Resolved, reason: str
+) -> None:
+    """On the finished attempt: which attempt comes next and why (read by Slack, the CLI, the reconciler)."""
+    fields = {"fallback_reason": reason, "next_attempt": attempt, "hint": fallback_note(attempt, step, reason)}
+    if any(record.get(key) != value for key, value in fields.items()):
+        store.update_fields(record["run_key"], attempt - 1, fields)
+
+
+def continue_elsewhere(
+    record: dict[str, Any], *, settings: Settings, store: RunStore, publisher: Publisher
+) -> int | None:
+    """After a terminal attempt: record the fallback and publish the next attempt for submit-run.
+
+    Safe to call again (redelivered events, the reconciler): submit-run's claim dedupes the attempt.
+    Returns the next attempt, or None when the run ends here.
+    """
+    decision = next_attempt(record, settings)
+    if decision is None:
+        return None
+    attempt, step, reason = decision
+    record_decision(store, record, attempt, step, reason)
+    publish(publisher, Continuation(run_key=record["run_key"], attempt=attempt, reason=reason,
+                                    correlation_id=record.get("correlation_id")))  # fmt: skip
+    logs.notice("capacity fallback requested", run_key=record["run_key"], attempt=attempt, reason=reason,
+                step=step.label)  # fmt: skip
+    return attempt
+
+
+def publish(publisher: Publisher, continuation: Continuation) -> str:
+    attributes = {KIND_ATTRIBUTE: KIND, "run_key": continuation.run_key, "attempt": str(continuation.attempt)}
+    if continuation.correlation_id:
+        attributes["correlation_id"] = continuation.correlation_id
+    return publisher.publish(json.dumps(continuation.model_dump(exclude_none=True)).encode(), attributes)

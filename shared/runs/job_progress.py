@@ -1,0 +1,219 @@
+"""A job observed → its run record advanced (monotonic) → one Slack message per terminal attempt.
+
+Shared by job-state (a log line woke the job) and the reconciler (a scheduled tick found the run open):
+both read the job from Vertex and hand it here, so a run ends the same way whoever saw it end.
+Dedupe key: (run_key, attempt, state). The record only moves forward; the announcement of a terminal
+state is guarded by a lease in the store, so redeliveries and concurrent events announce it once.
+A capacity failure's next attempt is published for submit-run (shared/runs/continuation.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from shared.cloud.publisher import Publisher
+from shared.config import logs
+from shared.config.settings import Settings
+from shared.errors import InvalidEvent, TransientError
+from shared.events.job_logs import JobWakeUp
+from shared.jobs.api_errors import classify
+from shared.jobs.catalog import estimated_cost_usd
+from shared.notify.slack import Notifier
+from shared.notify.slack_text import run_finished
+from shared.runs import failures
+from shared.runs.continuation import continue_elsewhere
+from shared.runs.states import RunState, from_vertex
+from shared.runs.trainer_outputs import read_trainer_outputs
+from shared.stores.base import RunStore
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    action: str  # "ignored" | "advanced" | "unchanged"
+    run_key: str | None = None
+    state: str | None = None
+    notified: bool = False
+
+
+def _plain(value: Any) -> datetime | None:
+    """proto-plus timestamps → aware stdlib datetimes (None for an unset timestamp)."""
+    if not value:
+        return None
+    return datetime(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        tzinfo=timezone.utc,
+    )
+
+
+def _seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+    return round((end - start).total_seconds(), 3) if start and end else None
+
+
+def _job_fields(job: Any, record: dict[str, Any], wake_up: JobWakeUp) -> dict[str, Any]:
+    created, started, ended = _plain(job.create_time), _plain(job.start_time), _plain(job.end_time)
+    run_seconds = _seconds_between(started, ended)
+    gpu_type, gpu_count = record.get("gpu_type", ""), record.get("gpu_count", 1)
+    fields: dict[str, Any] = {
+        "vertex_state": job.state.name,
+        "created_at": created,
+        "started_at": started,
+        "ended_at": ended,
+        "wait_seconds": _seconds_between(created, started or ended),
+        "run_seconds": run_seconds,
+        "usd_per_gpu_hour": estimated_cost_usd(gpu_type, 1, 3600.0),  # the catalog price of one GPU hour
+        "estimated_cost_usd": estimated_cost_usd(gpu_type, gpu_count, run_seconds),
+    }
+    if job.error and job.error.message:
+        failure = failures.classify(job.error.message, wake_up.text, job_state=job.state.name, rpc_code=job.error.code)
+        fields.update(
+            {
+                "error": {"code": job.error.code, "message": job.error.message},
+                "failure_class": failure.value,
+                "hint": failure.hint,
+            }
+        )
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _total_cost(store: RunStore, record: dict[str, Any], this_attempt: float | None) -> float | None:
+    """This attempt's cost plus every other attempt's of the same run_key (fallback steps, reruns)."""
+    others = [
+        run.get("estimated_cost_usd") or 0.0
+        for run in store.attempts(record["run_key"])
+        if run["attempt"] != record["attempt"]
+    ]
+    if this_attempt is None and not any(others):
+        return None
+    return round((this_attempt or 0.0) + sum(others), 4)
+
+
+def handle_job_wake_up(
+    wake_up: JobWakeUp,
+    *,
+    settings: Settings,
+    jobs_for_region: Any,
+    store: RunStore,
+    storage: Any,
+    notifier: Notifier,
+    publisher: Publisher,
+) -> ReportOutcome:
+    from google.api_core import exceptions as gexc
+
+    record = store.find_by_job_id(wake_up.job_id)
+    if record is None:
+        return _unknown_job(wake_up, settings, jobs_for_region)
+    logs.bind(run_key=record["run_key"], correlation_id=record.get("correlation_id"))
+    try:
+        job = jobs_for_region(record["region"]).get_custom_job(name=record["job_name"])
+    except gexc.NotFound:
+        raise InvalidEvent(f"job {record['job_name']} no longer exists") from None
+    except Exception as exc:
+        raise classify(exc, "reading the job") from exc
+
+    state = from_vertex(job.state.name, job.error.message if job.error else "", job.error.code if job.error else None)
+    _require_settled(wake_up, job, state)
+    if state is None:
+        return ReportOutcome("unchanged", record["run_key"], record.get("state"))
+    fields = _job_fields(job, record, wake_up)
+    if state.is_terminal():
+        fields["total_cost_usd"] = _total_cost(store, record, fields.get("estimated_cost_usd"))
+    if state is RunState.SUCCEEDED:
+        outputs = read_trainer_outputs(storage, record["output_uri"])
+        # Forecasts first, then the record: a record that says "succeeded" has its predictions stored.
+        if outputs.predictions:
+            store.replace_predictions(record["run_key"], record["attempt"], outputs.predictions)
+        fields.update(outputs.fields)
+    moved = store.advance(record["run_key"], record["attempt"], state, fields)
+    if not moved and _lacks_its_error(record, fields):
+        # Terminal already (an earlier read came before the late error): the record still gains its
+        # error and failure class, so the fallback decision below sees them; Slack was told once.
+        late: dict[str, Any] = {key: fields[key] for key in ("error", "failure_class", "hint") if key in fields}
+        store.update_fields(record["run_key"], record["attempt"], late)
+        logs.info("late job error recorded", failure_class=fields.get("failure_class"))
+    logs.info(
+        "run state " + ("advanced" if moved else "unchanged"),
+        state=state.value,
+        vertex_state=job.state.name,
+        job_name=record["job_name"],
+    )
+
+    notified = False
+    if state.is_terminal():
+        finished = store.get(record["run_key"], record["attempt"]) or record
+        # The next attempt is submit-run's to create (it holds the trainer's service account): publish it.
+        continue_elsewhere(finished, settings=settings, store=store, publisher=publisher)
+        notified = _announce_once(store, record["run_key"], record["attempt"], notifier)
+    return ReportOutcome("advanced" if moved else "unchanged", record["run_key"], state.value, notified)
+
+
+# Vertex sets a failed job's error "about one minute after a job ends" (google-facts.md); a job that
+# still has none this long after its end will not get one, and is recorded as it is.
+ERROR_GRACE_SECONDS = 600
+
+
+def _require_settled(wake_up: JobWakeUp, job: Any, state: RunState | None) -> None:
+    """Ask for redelivery (TransientError: Eventarc backs off and retries) instead of recording a guess.
+
+    The last `service` line of a job ("Job failed.") is its last wake-up, and the read it triggers can
+    still see the job running, or failed without its error. Recording that would end the run without
+    its failure class (and so without its fallback) for good.
+    """
+    if wake_up.is_final and (state is None or not state.is_terminal()):
+        raise TransientError(f"job {wake_up.job_id} logged its end but reads {job.state.name}: its state comes later")
+    if state is RunState.FAILED and not (job.error and job.error.message):
+        ended = _plain(job.end_time)
+        if ended is None or (datetime.now(timezone.utc) - ended).total_seconds() < ERROR_GRACE_SECONDS:
+            raise TransientError(f"job {wake_up.job_id} failed but Vertex has not set its error yet")
+
+
+def _lacks_its_error(record: dict[str, Any], fields: dict[str, Any]) -> bool:
+    state = str(record.get("state") or "")
+    return bool(state) and RunState(state).is_terminal() and "failure_class" not in record and "failure_class" in fields
+
+
+def _unknown_job(wake_up: JobWakeUp, settings: Settings, jobs_for_region: Any) -> ReportOutcome:
+    """No record for this job: ours but not attached yet (retry), or not ours at all (ignore)."""
+    from google.api_core import exceptions as gexc
+
+    name = f"{settings.vertex_parent}/customJobs/{wake_up.job_id}"
+    try:
+        job = jobs_for_region(settings.gcp_region).get_custom_job(name=name)
+    except gexc.NotFound:
+        job = None
+    except Exception as exc:
+        raise classify(exc, "reading an unknown job") from exc
+    if job is not None and job.labels.get("flexrun") == "run":
+        # The submit function created it and has not recorded it yet (or crashed before it could and
+        # its redelivery will): retrying this event later finds the record.
+        raise TransientError(f"job {wake_up.job_id} has no run record yet")
+    logs.info("job event for a job flexrun did not submit; ignored", job_id=wake_up.job_id)
+    return ReportOutcome("ignored")
+
+
+def _announce_once(store: RunStore, run_key: str, attempt: int, notifier: Notifier) -> bool:
+    current = store.get(run_key, attempt)
+    if current is None:
+        return False
+    terminal = RunState(current["state"])
+    if current.get("notified_state") == terminal.value:
+        return False
+    if not store.claim_notification(run_key, attempt, terminal, lease_seconds=30):  # Slack times out at 10 s
+        # Another delivery holds the lease: it is posting now, or it died mid-post. Acknowledging here
+        # would lose the message in the second case; retrying finds it sent, or takes the expired lease.
+        raise TransientError(f"the {terminal.value} announcement of {run_key} is held by another delivery")
+    try:
+        notifier.send(run_finished(current))
+    except Exception:
+        store.finish_notification(run_key, attempt, terminal, sent=False)
+        raise
+    store.finish_notification(run_key, attempt, terminal, sent=True)
+    logs.notice("run announced", state=terminal.value)
+    return True
