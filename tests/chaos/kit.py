@@ -295,13 +295,12 @@ def crash_function(
         back = chaos.cloud.supervisor.restarts.get(process.name, 0) > before and process.pid not in (None, pid)
         return True if back and not process.exited() and serving() else None
 
-    chain.wait_for(f"{function} to be restarted", restarted, timeout, interval=0.1)
+    poll(restarted, timeout=timeout, what=f"{function} to be restarted", interval=0.1)
 
 
 def wait_for_stall(proxy: FaultProxy, since: int, timeout: float = 60) -> None:
     """Until a request is held by the stalled proxy: some handler is now in the middle of an event."""
-    chain.wait_for("a request to reach the stalled proxy", lambda: True if proxy.stalled_chunks > since else None,
-                   timeout, interval=0.05)  # fmt: skip
+    poll(lambda: proxy.stalled_chunks > since, timeout=timeout, what="a request to reach the stalled proxy")
 
 
 def vertex_job_state(cloud: LocalCloud, run_key: str) -> str | None:

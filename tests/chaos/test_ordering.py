@@ -17,6 +17,7 @@ import pytest
 from cloudevents.http import CloudEvent
 
 from local.demo import chain
+from shared.polling import poll
 from tests.chaos import kit
 from tests.chaos.kit import Chaos
 
@@ -42,7 +43,7 @@ def lost_events(chaos: Chaos, deployed: dict) -> Iterator[dict[str, list[CloudEv
             for run_key in RUNS:
                 chain.publish_run(chaos.cloud, kit.run_request(run_key))
             for run_key in RUNS:
-                chain.wait_for(f"the job of {run_key} to succeed", _succeeded(chaos, run_key), timeout=90)
+                poll(_succeeded(chaos, run_key), timeout=90, what=f"the job of {run_key} to succeed", interval=0.25)
             captured = tap.events("job-state") + tap.events("job-state")  # the last entries may lag a pull
         by_job: dict[str, list[CloudEvent]] = {}
         for event in captured:
