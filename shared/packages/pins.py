@@ -13,6 +13,7 @@ lines with an exact `==` version are pins there.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,9 @@ from packaging.version import InvalidVersion, Version
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCK_FILE = Path("image/requirements.lock")
 FALLBACK_FILE = Path("local/executor-image.txt")
+# The lock file's header names the image's Python (`# python-version: 3.11`): requirement markers are
+# evaluated for it, not for the Python that happens to run the validation.
+_PYTHON_VERSION = re.compile(r"#\s*python-version:\s*(\d+\.\d+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class ImagePins:
 
     versions: dict[str, Version] = field(default_factory=dict)
     source: str = "none"
+    python_version: str | None = None  # X.Y of the image's Python, when the file says
 
     def pinned(self, name: str) -> Version | None:
         return self.versions.get(canonicalize_name(name))
@@ -43,7 +48,10 @@ NO_PINS = ImagePins()
 def parse_pins(lines: Iterable[str], source: str) -> ImagePins:
     """`name==version` lines (pip's lock and constraints format); comments, options and loose lines skipped."""
     versions: dict[str, Version] = {}
+    python_version = None
     for raw in lines:
+        if found := _PYTHON_VERSION.match(raw.strip()):
+            python_version = found.group(1)
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith(("#", "-")):
             continue  # comments and pip options (--hash continuation lines, -c, --index-url)
@@ -58,7 +66,7 @@ def parse_pins(lines: Iterable[str], source: str) -> ImagePins:
             versions[canonicalize_name(requirement.name)] = Version(exact[0].version)
         except InvalidVersion:
             continue
-    return ImagePins(versions, source)
+    return ImagePins(versions, source, python_version)
 
 
 def load_pins(path: Path | None = None) -> ImagePins:

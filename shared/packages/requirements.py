@@ -13,18 +13,23 @@ from shared.packages.pins import ImagePins
 Reasons = list[tuple[str, str]]
 
 
-def _installed_here(requirement: Requirement) -> bool:
-    """Whether a plain `pip install` of the package installs it (markers evaluated; no extras chosen).
+def _installed_there(requirement: Requirement, pins: ImagePins) -> bool:
+    """Whether a plain `pip install` of the package in the image installs it (no extras chosen).
 
-    The markers are evaluated for this interpreter, which stands in for the image's: both are the
-    CPython 3 on Linux that flexrun targets, so only a marker on an exact Python version could differ.
+    Markers are evaluated for the image's Python version when the lock file names it; the rest of the
+    environment (CPython on Linux x86-64) is this interpreter's, the same platform flexrun targets.
     """
-    return requirement.marker is None or requirement.marker.evaluate({"extra": ""})
+    if requirement.marker is None:
+        return True
+    environment = {"extra": ""}
+    if pins.python_version:
+        environment |= {"python_version": pins.python_version, "python_full_version": pins.python_version + ".0"}
+    return requirement.marker.evaluate(environment)
 
 
 def _pin_problem(requirement: Requirement, pins: ImagePins) -> str | None:
     pinned = pins.pinned(requirement.name)
-    if pinned is None or not _installed_here(requirement):
+    if pinned is None or not _installed_there(requirement, pins):
         return None
     if requirement.url:
         return f"{requirement.name} @ {requirement.url} would replace the image's {requirement.name}=={pinned}"

@@ -26,6 +26,7 @@ from shared.errors import TransientError
 from shared.events.cloudevents import StoredObject
 from shared.notify.slack import Notifier, SlackMessage, fields, section
 from shared.packages.manifest import Manifest, ManifestEntry, ManifestStore, Reason, VersionStatus, utc_now
+from shared.packages.pins import default_pins
 from shared.packages.safety import Inspection, PackageLimits, examine_package
 
 ALLOW_OLDER_KEY = "flexrun-allow-older"
@@ -261,6 +262,8 @@ def handle_package_upload(
         version=recorded.version,
         sha256=recorded.sha256,
         validation_seconds=recorded.validation_seconds,
+        entry_module=recorded.entry_module,
+        pins=default_pins().source,  # "none" would mean the bundle lacks image/requirements.lock
     )
     return PromotionOutcome("validated", f"version {recorded.version} is deployable", recorded)
 

@@ -150,6 +150,14 @@ def test_requirements_a_plain_install_never_installs_are_not_checked_against_the
     assert inspect_package(sdist(requires=requires), entry_module=MODULE, pins=PINS).version == "0.1.0"
 
 
+def test_markers_are_evaluated_for_the_image_python_the_lock_file_names():
+    image = parse_pins(["# python-version: 3.9", "numpy==1.26.4"], "lock")
+    assert image.python_version == "3.9"
+    conflicting_there = sdist(requires=("numpy<1; python_version < '3.10'",))
+    with pytest.raises(PackageRejected, match="pin_conflict"):
+        inspect_package(conflicting_there, entry_module=MODULE, pins=image)
+
+
 def test_declared_entry_module_is_found_whatever_the_member_order():
     task = ("my_script/task.py", GOOD_TASK)
     declared = pyproject(extra='[tool.flexrun]\nentry-module = "my_script.task"\n')
