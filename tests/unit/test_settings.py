@@ -77,3 +77,13 @@ def test_the_defaults_the_local_cloud_uses_are_accepted(env):
     env.setenv("VERTEX_AI_GPU_TYPE", "L4")
     env.setenv("VERTEX_AI_MACHINE_TYPE", "g2-standard-4")
     assert load_settings().vertex_ai_gpu_type == "NVIDIA_L4"
+
+
+def test_a_slack_client_error_carries_no_url():
+    from shared.errors import TransientError
+    from shared.notify.slack import SlackMessage, SlackNotifier
+
+    with pytest.raises(TransientError) as caught:
+        SlackNotifier(SecretStr(WEBHOOK)).send(SlackMessage(text="hello"))  # slack_sdk: "Invalid URL detected"
+    assert WEBHOOK not in str(caught.value) and caught.value.__suppress_context__  # no traceback shows the URL
+    assert "unitWEBHOOKsecret81f3" not in repr(caught.value)
