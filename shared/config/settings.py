@@ -142,6 +142,17 @@ class Settings(BaseSettings):
             raise ValueError("must be an https:// URL (http:// only on loopback)")
         return value or None
 
+    @field_validator("flexrun_fallback_on")
+    @classmethod
+    def _known_failure_classes(cls, value: str) -> str:
+        from shared.runs.failures import FailureClass
+
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        unknown = [name for name in names if FailureClass.parse(name) is None]
+        if unknown:
+            raise ValueError(f"unknown failure classes {unknown}; known: {', '.join(FailureClass)}")
+        return ",".join(names)
+
     @field_validator("vertex_ai_gpu_type")
     @classmethod
     def _known_gpu(cls, value: str) -> str:

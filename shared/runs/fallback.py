@@ -27,10 +27,9 @@ from typing import Any
 from shared.config import durations
 from shared.errors import ConfigurationError, InvalidRunRequest
 from shared.jobs import catalog
-from shared.runs.failures import CAPACITY, FailureClass, classify
+from shared.runs.failures import FailureClass, classify
 
 STRATEGIES = ("FLEX_START", "SPOT", "STANDARD")
-CAPACITY_FAILURES = frozenset(failure.value for failure in CAPACITY)
 _STRATEGY_RANK = {name: rank for rank, name in enumerate(STRATEGIES)}  # tie-break: cheaper strategy first
 _STEP = re.compile(
     r"^(?:(?P<gpu>[A-Za-z0-9_]+?)(?:x(?P<count>\d+))?(?:/(?P<machine>[a-z0-9-]+))?)?"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from shared.errors import ConfigurationError, InvalidRunRequest
+from shared.runs.failures import CAPACITY
 from shared.runs.fallback import (
-    CAPACITY_FAILURES,
     Resolved,
     Step,
     configured_chain,
@@ -15,6 +15,7 @@ from shared.runs.fallback import (
     resolve_chain,
 )
 
+CAPACITY_FAILURES = frozenset(CAPACITY)
 FIRST = Resolved("NVIDIA_L4", 1, "g2-standard-4", "us-central1", "FLEX_START", 1800)
 CHAIN = "L4@us-central1:FLEX_START, L4@us-east4:FLEX_START, A100@us-central1:FLEX_START~2h, L4:SPOT, STANDARD"
 

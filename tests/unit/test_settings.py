@@ -87,3 +87,9 @@ def test_a_slack_client_error_carries_no_url():
         SlackNotifier(SecretStr(WEBHOOK)).send(SlackMessage(text="hello"))  # slack_sdk: "Invalid URL detected"
     assert WEBHOOK not in str(caught.value) and caught.value.__suppress_context__  # no traceback shows the URL
     assert "unitWEBHOOKsecret81f3" not in repr(caught.value)
+
+
+def test_a_misspelt_fallback_class_fails_at_start_instead_of_never_falling_back(env):
+    env.setenv("FLEXRUN_FALLBACK_ON", "stockout,quota_exeeded")
+    with pytest.raises(ConfigurationError, match="FLEXRUN_FALLBACK_ON.*quota_exeeded"):
+        load_settings()
