@@ -22,6 +22,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared functions cli deploy local
+	$(VENV)/bin/hadolint image/Dockerfile
 
 test: lint install $(TRAINER_VENV)/.installed
 	@mkdir -p .cache; $(TRAINER_VENV)/bin/python -m pytest trainer/tests -q -p no:cacheprovider \

@@ -21,8 +21,8 @@ from deploy.spec import FUNCTIONS, FunctionSpec, Schedule, Trigger, service_acco
 HEADER = """\
 # GENERATED from deploy/spec.py by `python -m deploy cloudbuild`: edit the spec, not this file.
 #
-# flexrun's whole deploy, in one build: test, bundle, topics, functions (each granted to its trigger's
-# invoker before anything is uploaded), trainer package, schedules, log sink, dead-letter routing.
+# flexrun's whole deploy, in one build: test, bundle, trainer image, topics, functions (each granted to
+# its trigger's invoker before anything is uploaded), trainer package, schedules, log sink, dead-letter routing.
 # Every step that creates something describes it first and every IAM binding is an idempotent add,
 # so re-running the build succeeds. One-time setup (APIs, bucket, service accounts, secrets, the
 # roles of each identity) is in deploy/README.md.
@@ -56,6 +56,10 @@ SUBSTITUTIONS: tuple[tuple[str, str, str], ...] = (
     ("_MAX_DELIVERY_ATTEMPTS", "10", ""),
     ("_SDK_IMAGE", "gcr.io/google.com/cloudsdktool/google-cloud-cli:slim", ""),
     ("_PYTHON_IMAGE", "python:3.12-slim", ""),
+    ("_DOCKER_IMAGE", "gcr.io/cloud-builders/docker", ""),
+    ("_IMAGE_REPOSITORY", "flexrun", "the trainer image (image/): Artifact Registry repository in _REGION"),
+    # Must be the tag shared/jobs/gpu_catalog.json names (tests/deploy/test_image_build.py checks it).
+    ("_TRAINER_IMAGE_TAG", "tf2.21.0-py3.11", "changes with image/requirements.lock's TensorFlow and Python"),
 )
 SDK = "${_SDK_IMAGE}"
 PYTHON = "${_PYTHON_IMAGE}"
@@ -64,7 +68,8 @@ PUBSUB_AGENT = "serviceAccount:service-${PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserv
 SINK = "flexrun-job-events"
 SINK_FILTER = 'resource.type="ml_job" AND resource.labels.task_name="service"'
 # Steps every function deploy waits for; a step added before the deploys adds its id here.
-DEPLOY_AFTER: list[str] = ["bundles", "topics"]
+DEPLOY_AFTER: list[str] = ["bundles", "topics", "image"]
+TRAINER_IMAGE = "${_REGION}-docker.pkg.dev/${PROJECT_ID}/${_IMAGE_REPOSITORY}/trainer:${_TRAINER_IMAGE_TAG}"
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ def build_steps() -> list[BuildStep]:
     return [
         test_step(),
         bundles_step(),
+        *image_steps(),
         topics_step(),
         *deploy_steps(),
         dead_letter_step(),
@@ -113,6 +119,20 @@ def bundles_step() -> BuildStep:
         "python -m build --sdist --outdir dist/trainer trainer/\n",
         wait_for=("test",),
     )
+
+
+def image_steps() -> list[BuildStep]:
+    """The trainer image every job runs (containerSpec): pushed before any function that may name it deploys."""
+    repository = (
+        "gcloud artifacts repositories describe ${_IMAGE_REPOSITORY} --location=${_REGION} >/dev/null 2>&1 || "
+        "gcloud artifacts repositories create ${_IMAGE_REPOSITORY} --repository-format=docker --location=${_REGION} "
+        '--description="flexrun trainer images"\n'
+    )
+    build = f"docker build --file image/Dockerfile --tag {TRAINER_IMAGE} .\ndocker push {TRAINER_IMAGE}\n"
+    return [
+        BuildStep("image-repository", SDK, repository, wait_for=("test",)),
+        BuildStep("image", "${_DOCKER_IMAGE}", build, wait_for=("image-repository",)),
+    ]
 
 
 def _topics() -> list[str]:

@@ -96,6 +96,7 @@ _JOB_ENV = {
     "VERTEX_AI_MACHINE_TYPE": "${_MACHINE_TYPE}",
     "VERTEX_AI_GPU_TYPE": "${_GPU_TYPE}",
     "VERTEX_AI_SERVICE_ACCOUNT": service_account_email("${_TRAINER_SA}"),
+    "FLEXRUN_IMAGE_REPOSITORY": "${_IMAGE_REPOSITORY}",  # where the build pushed the trainer image
 }
 # Whatever follows jobs without creating them (job-state, the reconciler): where jobs run and what they cost.
 _FOLLOW_ENV = {"GCP_PROJECT_ID": "${PROJECT_ID}", "GCP_REGION": "${_REGION}"}
@@ -205,6 +206,7 @@ LOCAL_SUBSTITUTIONS: Mapping[str, str] = {
     "_MACHINE_TYPE": "g2-standard-4",
     "_GPU_TYPE": "NVIDIA_L4",
     "_TRAINER_SA": "trainer",
+    "_IMAGE_REPOSITORY": "flexrun",  # the local Vertex holds the trainer image under this repository
 }
 # What a local function process is given beside its spec's variables: where the stand-ins listen.
 LOCAL_ENDPOINTS = (

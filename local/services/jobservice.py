@@ -7,8 +7,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from deploy.topology import JOB_EVENTS_TOPIC, PROJECT_ID
+from deploy.topology import JOB_EVENTS_TOPIC, PROJECT_ID, REGION
 from local.services.processes import ManagedProcess, free_port, http_probe
+from shared.config.settings import Settings
+from shared.jobs.images import trainer_image_uri
 
 # Free DWS capacity per GPU type: one of each, so a second concurrent job of a type waits.
 CAPACITY = ("NVIDIA_L4=1", "NVIDIA_TESLA_A100=1", "NVIDIA_H100_80GB=1", "NVIDIA_TESLA_T4=1")
@@ -17,6 +19,12 @@ CAPACITY = ("NVIDIA_L4=1", "NVIDIA_TESLA_A100=1", "NVIDIA_H100_80GB=1", "NVIDIA_
 def available(repo_root: Path) -> bool:
     """Whether the Vertex stand-in is present in this checkout (it is built alongside)."""
     return (repo_root / "local" / "standins" / "vertex" / "__main__.py").is_file()
+
+
+def trainer_image() -> str:
+    """The URI submit-run's default names for the local project: the image "pushed" from image/."""
+    repository = Settings.model_fields["flexrun_image_repository"].default
+    return trainer_image_uri(PROJECT_ID, REGION, repository)
 
 
 def start_vertex(
@@ -41,6 +49,7 @@ def start_vertex(
         *(arg for capacity in CAPACITY for arg in ("--capacity", capacity)),
         "--provision-seconds", "1",
         "--end-delay-seconds", str(end_delay_seconds),
+        "--image", trainer_image(),
     ]  # fmt: skip
     env = {
         **os.environ,

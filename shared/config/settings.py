@@ -49,9 +49,13 @@ class Settings(BaseSettings):
     vertex_ai_api_endpoint: str | None = Field(
         None, description="Vertex AI endpoint; default REGION-aiplatform.googleapis.com. http:// selects a local one."
     )
-    vertex_ai_executor_image: str = Field(
-        "us-docker.pkg.dev/vertex-ai/training/tf-gpu.2-17.py310:latest",
-        description="Prebuilt TensorFlow training image that runs the PythonPackageSpec.",
+    vertex_ai_executor_image: str | None = Field(
+        None,
+        description="Image jobs run on. Unset: flexrun's trainer image (image/, pushed by cloudbuild.yaml) with "
+        "containerSpec; a Vertex prebuilt image the catalog lists as available: PythonPackageSpec.",
+    )
+    flexrun_image_repository: str = Field(
+        "flexrun", description="Artifact Registry repository (in GCP_REGION) that holds the trainer image."
     )
 
     # Stores and notifications

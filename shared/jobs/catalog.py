@@ -72,16 +72,6 @@ def default_machine(gpu_type: str, gpu_count: int) -> str:
     raise InvalidRunRequest(f"no machine type carries {gpu_count} × {gpu_type}")
 
 
-def executor_image(gpu_type: str, region: str) -> str:
-    """The prebuilt TensorFlow GPU image for this GPU, from the Artifact Registry nearest the region."""
-    entry = gpu_entry(gpu_type)
-    template = entry.get("executor_image") or load_catalog()["executor_image"]
-    registry = {"europe": "europe", "asia": "asia", "australia": "asia", "me": "europe"}.get(
-        region.split("-", 1)[0], "us"
-    )
-    return template.format(registry=registry)
-
-
 def hourly_price(gpu_type: str, strategy: str = "STANDARD") -> float | None:
     """USD per GPU hour for the strategy (FLEX_START and SPOT: the DWS price), None when unknown."""
     entry = load_catalog()["gpus"].get(canonical_gpu(gpu_type))

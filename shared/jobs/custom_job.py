@@ -3,9 +3,14 @@
 Built with `google.cloud.aiplatform_v1` directly: the high-level SDK's training classes drop
 `max_wait_duration=0`, and the low-level module is much lighter to import.
 
-Secrets: a CustomJob's `PythonPackageSpec.env` holds only plain `EnvVar(name, value)` pairs (aiplatform_v1's
-`SecretEnvVar` exists for Agent Engine, not for CustomJob), so a secret can never be handed over by
-reference the way Cloud Run does it. The job therefore carries `<NAME>_SECRET` = the Secret Manager
+The worker pools run either our trainer image with `ContainerSpec` (the default: no `command`, so the image's
+entry point, image/launcher.py, gets the launcher arguments and fetches, checks and installs the package), or
+a Vertex prebuilt image with `PythonPackageSpec` (only for one the catalog lists as available; see
+shared/jobs/images.py).
+
+Secrets: a CustomJob's `ContainerSpec.env` / `PythonPackageSpec.env` holds only plain `EnvVar(name, value)`
+pairs (aiplatform_v1's `SecretEnvVar` exists for Agent Engine, not for CustomJob), so a secret can never be
+handed over by reference the way Cloud Run does it. The job therefore carries `<NAME>_SECRET` = the Secret Manager
 secret *version resource name*, and the trainer, running as the job's service account with
 `roles/secretmanager.secretAccessor`, reads the value itself. No secret value is in the job spec.
 """
@@ -18,6 +23,7 @@ from typing import TYPE_CHECKING
 from shared.config.settings import MAX_TIMEOUT_SECONDS
 from shared.errors import InvalidRunRequest
 from shared.jobs.catalog import canonical_gpu
+from shared.jobs.images import ImageKind
 from shared.runs.request import MAX_REPLICAS, label_value
 
 if TYPE_CHECKING:
@@ -47,6 +53,7 @@ class RunPlan:
     env: dict[str, str] = field(default_factory=dict)
     strategy: str = "FLEX_START"
     replica_count: int = 1  # machines training one model: pool 0 holds the chief, pool 1 the rest
+    image_kind: ImageKind = ImageKind.CONTAINER  # CONTAINER: our image + launcher; PREBUILT: PythonPackageSpec
     secret_env: dict[str, str] = field(default_factory=dict)  # NAME_SECRET → projects/…/secrets/…/versions/…
 
     @property
@@ -85,22 +92,44 @@ def check_limits(plan: RunPlan) -> None:
         raise InvalidRunRequest(f"env {sorted(clash)} would shadow secret references")
 
 
-def worker_pools(
-    machine: aiplatform_v1.MachineSpec, package: aiplatform_v1.PythonPackageSpec, replicas: int
-) -> list[aiplatform_v1.WorkerPoolSpec]:
+def launcher_args(plan: RunPlan) -> list[str]:
+    """image/launcher.py's arguments: the package (the manifest's deployable copy and its sha256), then the module."""
+    return [
+        f"--package-uri={plan.package_uri}",
+        f"--package-sha256={plan.package_sha256}",
+        f"--module={plan.python_module}",
+        "--",
+        *plan.args,
+    ]
+
+
+def worker_pools(plan: RunPlan, machine: aiplatform_v1.MachineSpec) -> list[aiplatform_v1.WorkerPoolSpec]:
     """Pool 0: the chief (one replica, Vertex's rule for the primary pool); pool 1: the other replicas.
 
-    Both pools get the same machine spec: DWS requires "the same machine configuration in every worker
-    pool" (google-facts.md, training/schedule-jobs-dws), and MultiWorkerMirroredStrategy wants equal
-    replicas anyway. Vertex then sets TF_CONFIG (chief / worker) in each replica (google-facts.md)."""
+    Both pools get the same machine spec and the same image: DWS requires "the same machine configuration
+    in every worker pool" (google-facts.md, training/schedule-jobs-dws), and MultiWorkerMirroredStrategy
+    wants equal replicas anyway. Vertex then sets TF_CONFIG (chief / worker) in each replica (google-facts.md)."""
     from google.cloud import aiplatform_v1
 
-    pools = [aiplatform_v1.WorkerPoolSpec(machine_spec=machine, replica_count=1, python_package_spec=package)]
-    if replicas > 1:
-        pools.append(
-            aiplatform_v1.WorkerPoolSpec(machine_spec=machine, replica_count=replicas - 1, python_package_spec=package)
-        )
-    return pools
+    env = [aiplatform_v1.EnvVar(name=k, value=v) for k, v in sorted({**plan.env, **plan.secret_env}.items())]
+
+    def pool(replicas: int) -> aiplatform_v1.WorkerPoolSpec:
+        spec = aiplatform_v1.WorkerPoolSpec(machine_spec=machine, replica_count=replicas)
+        if plan.image_kind is ImageKind.CONTAINER:
+            spec.container_spec = aiplatform_v1.ContainerSpec(
+                image_uri=plan.executor_image, args=launcher_args(plan), env=env
+            )
+        else:
+            spec.python_package_spec = aiplatform_v1.PythonPackageSpec(
+                executor_image_uri=plan.executor_image,
+                package_uris=[plan.package_uri],
+                python_module=plan.python_module,
+                args=list(plan.args),
+                env=env,
+            )
+        return spec
+
+    return [pool(1), pool(plan.replica_count - 1)] if plan.replica_count > 1 else [pool(1)]
 
 
 def build_custom_job(plan: RunPlan) -> aiplatform_v1.CustomJob:
@@ -109,14 +138,6 @@ def build_custom_job(plan: RunPlan) -> aiplatform_v1.CustomJob:
     from google.cloud import aiplatform_v1
 
     check_limits(plan)
-    env = {**plan.env, **plan.secret_env}
-    package = aiplatform_v1.PythonPackageSpec(
-        executor_image_uri=plan.executor_image,
-        package_uris=[plan.package_uri],
-        python_module=plan.python_module,
-        args=list(plan.args),
-        env=[aiplatform_v1.EnvVar(name=k, value=v) for k, v in sorted(env.items())],
-    )
     machine = aiplatform_v1.MachineSpec(
         machine_type=plan.machine_type,
         accelerator_type=aiplatform_v1.AcceleratorType[accelerator_name(plan.gpu_type)],
@@ -129,7 +150,7 @@ def build_custom_job(plan: RunPlan) -> aiplatform_v1.CustomJob:
     if plan.strategy == "FLEX_START":  # only DWS waits; 0 is sent as "0s" and means "wait without limit"
         scheduling.max_wait_duration = timedelta(seconds=plan.max_wait_seconds)
     spec = aiplatform_v1.CustomJobSpec(
-        worker_pool_specs=worker_pools(machine, package, plan.replica_count),
+        worker_pool_specs=worker_pools(plan, machine),
         scheduling=scheduling,
         base_output_directory=aiplatform_v1.GcsDestination(output_uri_prefix=plan.output_uri),
     )

@@ -5,11 +5,13 @@ Pure functions of the request, the manifest and the settings: no client, no I/O.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from shared.config.settings import Settings
 from shared.errors import NoDeployableVersion
-from shared.jobs.catalog import default_machine, executor_image
+from shared.jobs import images
+from shared.jobs.catalog import default_machine
 from shared.jobs.custom_job import RunPlan
 from shared.packages.manifest import Manifest, ManifestEntry
 from shared.runs import fallback
@@ -71,10 +73,20 @@ def trainer_secret_refs(settings: Settings) -> dict[str, str]:
     return refs
 
 
+def job_image(settings: Settings, today: dt.date | None = None) -> images.Image:
+    """The configured image (else our trainer image in Artifact Registry); refused past its end of availability."""
+    if settings.vertex_ai_executor_image:
+        image = images.image_for(settings.vertex_ai_executor_image)
+    else:
+        image = images.default_image(settings.gcp_project_id, settings.gcp_region, settings.flexrun_image_repository)
+    image.check_available(today or dt.datetime.now(dt.UTC).date())
+    return image
+
+
 def make_plan(run: dict[str, Any], step: fallback.Resolved, attempt: int, settings: Settings) -> RunPlan:
     """One attempt's plan from the run's fixed part (`run`, as recorded) and the attempt's step."""
     run_key = run["run_key"]
-    image_pinned = "vertex_ai_executor_image" in settings.model_fields_set
+    image = job_image(settings)
     return RunPlan(
         run_key=run_key,
         attempt=attempt,
@@ -84,9 +96,8 @@ def make_plan(run: dict[str, Any], step: fallback.Resolved, attempt: int, settin
         package_sha256=run["package_sha256"],
         # The module the package was validated with (a wrapped script's own); older records have none.
         python_module=run.get("package_module") or settings.flexrun_trainer_module,
-        executor_image=settings.vertex_ai_executor_image
-        if image_pinned
-        else executor_image(step.gpu_type, step.region),
+        executor_image=image.uri,
+        image_kind=image.kind,
         gpu_type=step.gpu_type,
         gpu_count=step.gpu_count,
         machine_type=step.machine_type,

@@ -38,8 +38,9 @@ def test_a_function_is_given_no_variable_its_code_never_reads(spec):
     assert not _given(spec) - read, f"{spec.name} is given {sorted(_given(spec) - read)}, which it never reads"
 
 
-# None is a usable default here: the client then uses the region's endpoint (settings.vertex_endpoint).
-NONE_IS_A_DEFAULT = {"vertex_ai_api_endpoint", "flexrun_project_apis_endpoint"}
+# None is a usable default here: the client then uses the region's endpoint (settings.vertex_endpoint);
+# jobs then run on flexrun's trainer image in FLEXRUN_IMAGE_REPOSITORY (shared/runs/plan.job_image).
+NONE_IS_A_DEFAULT = {"vertex_ai_api_endpoint", "flexrun_project_apis_endpoint", "vertex_ai_executor_image"}
 
 
 def test_no_setting_without_a_usable_default_may_be_left_at_it():

@@ -28,6 +28,7 @@ from shared.cloud import wiring
 from shared.config.settings import Settings
 from shared.errors import InvalidRunRequest, TransientError
 from shared.events.cloudevents import PUBSUB_PUBLISHED, PubsubMessage
+from shared.jobs.images import trainer_image_tag
 from shared.packages.manifest import Manifest, ManifestEntry
 from shared.runs.states import RunState
 from shared.runs.submit_run import handle_run_request
@@ -125,11 +126,16 @@ def test_default_run_body_parses_back_field_by_field(submitter: Submitter):
         "NVIDIA_H100_80GB",
     )
     assert pool.machine_spec.accelerator_count == 1 and pool.replica_count == 1
-    assert list(pool.python_package_spec.package_uris) == [PACKAGE]
-    assert pool.python_package_spec.python_module == "flexrun_trainer.task"
-    assert (
-        pool.python_package_spec.executor_image_uri == "us-docker.pkg.dev/vertex-ai/training/tf-gpu.2-17.py310:latest"
-    )
+    assert "python_package_spec" not in pool  # our image in Artifact Registry, its launcher as entry point
+    image = f"us-central1-docker.pkg.dev/local-project/flexrun/trainer:{trainer_image_tag()}"
+    assert pool.container_spec.image_uri == image
+    assert not pool.container_spec.command
+    assert list(pool.container_spec.args) == [
+        f"--package-uri={PACKAGE}",
+        f"--package-sha256={'ab' * 32}",
+        "--module=flexrun_trainer.task",
+        "--",
+    ]
     assert job.job_spec.service_account == "trainer@local-project.iam.gserviceaccount.com"
     assert job.job_spec.base_output_directory.output_uri_prefix == "gs://flexrun-staging/runs/it-sub-default/attempt-1/"
     assert dict(job.labels) == {
@@ -171,12 +177,13 @@ def test_override_run_body_keeps_zero_max_wait_and_holds_no_secret(submitter: Su
         "NVIDIA_H200_141GB",
         8,
     )
-    assert list(pool.python_package_spec.args) == ["--epochs", "1"]
-    assert {e.name: e.value for e in pool.python_package_spec.env} == {
+    assert list(pool.container_spec.args)[-3:] == ["--", "--epochs", "1"]
+    assert {e.name: e.value for e in pool.container_spec.env} == {
         "FLEXRUN_MODE": "override",
         "MONGODB_URL_SECRET": "projects/local-project/secrets/mongodb-url/versions/latest",
     }
-    assert pool.python_package_spec.executor_image_uri.startswith("europe-docker.pkg.dev/vertex-ai/training/tf-gpu.")
+    # One Artifact Registry repository (GCP_REGION's) serves every region a fallback step may use.
+    assert pool.container_spec.image_uri.startswith("us-central1-docker.pkg.dev/local-project/flexrun/trainer:")
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The CustomJob flexrun submits: FLEX_START, max wait (0 kept), timeout, labels, outputs."""
+"""The CustomJob flexrun submits: our image + launcher, FLEX_START, max wait (0 kept), timeout, labels, outputs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from google.cloud import aiplatform_v1
 from shared.errors import InvalidRunRequest
 from shared.jobs.catalog import check_gpu_machine, estimated_cost_usd
 from shared.jobs.custom_job import RunPlan, build_custom_job
+from shared.jobs.images import ImageKind
 
 
 def plan(**changes) -> RunPlan:
@@ -21,7 +22,7 @@ def plan(**changes) -> RunPlan:
         package_version="0.1.0",
         package_sha256="ab" * 32,
         python_module="flexrun_trainer.task",
-        executor_image="image",
+        executor_image="us-central1-docker.pkg.dev/p/flexrun/trainer:tag",
         gpu_type="NVIDIA_L4",
         gpu_count=1,
         machine_type="g2-standard-4",
@@ -51,14 +52,36 @@ def test_zero_max_wait_survives_serialisation():
     assert as_json["jobSpec"]["scheduling"]["maxWaitDuration"] == "0s"
 
 
-def test_package_gpu_and_outputs_are_set():
+def test_gpu_and_outputs_are_set():
     spec = build_custom_job(plan()).job_spec
     pool = spec.worker_pool_specs[0]
     assert pool.machine_spec.accelerator_type == aiplatform_v1.AcceleratorType.NVIDIA_L4
-    assert pool.python_package_spec.package_uris == ["gs://b/packages/p-0.1.0.tar.gz"]
-    assert pool.python_package_spec.python_module == "flexrun_trainer.task"
     assert spec.base_output_directory.output_uri_prefix == "gs://s/runs/x/attempt-1/"
     assert spec.service_account == "sa@p.iam.gserviceaccount.com"
+
+
+def test_our_image_runs_the_launcher_with_the_package_its_sha256_and_the_module():
+    container = build_custom_job(plan()).job_spec.worker_pool_specs[0].container_spec
+    assert container.image_uri == "us-central1-docker.pkg.dev/p/flexrun/trainer:tag"
+    assert not container.command  # the image's ENTRYPOINT, image/launcher.py, gets the arguments
+    assert list(container.args) == [
+        "--package-uri=gs://b/packages/p-0.1.0.tar.gz",
+        f"--package-sha256={'ab' * 32}",
+        "--module=flexrun_trainer.task",
+        "--",
+        "--epochs",
+        "2",
+    ]
+
+
+def test_a_prebuilt_image_runs_the_package_with_python_package_spec():
+    prebuilt = "us-docker.pkg.dev/vertex-ai/training/tf-gpu.2-17.py310:latest"
+    pool = build_custom_job(plan(executor_image=prebuilt, image_kind=ImageKind.PREBUILT)).job_spec.worker_pool_specs[0]
+    assert "container_spec" not in pool
+    assert pool.python_package_spec.executor_image_uri == prebuilt
+    assert pool.python_package_spec.package_uris == ["gs://b/packages/p-0.1.0.tar.gz"]
+    assert pool.python_package_spec.python_module == "flexrun_trainer.task"
+    assert list(pool.python_package_spec.args) == ["--epochs", "2"]
 
 
 def test_labels_respect_vertex_label_rules():
@@ -90,7 +113,7 @@ def test_only_flex_start_jobs_carry_a_max_wait():
 def test_secrets_reach_the_job_as_secret_manager_names_only():
     ref = "projects/p/secrets/mongodb-url/versions/latest"
     env = build_custom_job(plan(secret_env={"MONGODB_URL_SECRET": ref})).job_spec.worker_pool_specs[0]
-    pairs = {e.name: e.value for e in env.python_package_spec.env}
+    pairs = {e.name: e.value for e in env.container_spec.env}
     assert pairs == {"FLEXRUN_MODE": "demo", "MONGODB_URL_SECRET": ref}
 
 
@@ -108,12 +131,11 @@ def test_gpu_count_must_match_the_machine():
         check_gpu_machine("NVIDIA_L4", "g2-standard-24", 1)
 
 
-def test_every_catalog_gpu_is_an_aiplatform_accelerator_with_a_prebuilt_image():
-    from shared.jobs.catalog import executor_image, load_catalog
+def test_every_catalog_gpu_is_an_aiplatform_accelerator():
+    from shared.jobs.catalog import load_catalog
 
     for gpu in load_catalog()["gpus"]:
         assert gpu in aiplatform_v1.AcceleratorType.__members__
-        assert executor_image(gpu, "europe-west4").startswith("europe-docker.pkg.dev/vertex-ai/training/tf-gpu.")
 
 
 def test_several_replicas_are_a_chief_pool_and_a_worker_pool_on_the_same_machine():
@@ -121,7 +143,7 @@ def test_several_replicas_are_a_chief_pool_and_a_worker_pool_on_the_same_machine
     assert [p.replica_count for p in pools] == [1, 2]
     # DWS: the same machine configuration in every worker pool (google-facts.md).
     assert pools[0].machine_spec == pools[1].machine_spec
-    assert pools[0].python_package_spec == pools[1].python_package_spec
+    assert pools[0].container_spec == pools[1].container_spec
     assert len(build_custom_job(plan()).job_spec.worker_pool_specs) == 1
 
 

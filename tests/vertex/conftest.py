@@ -31,6 +31,8 @@ PARENT = f"projects/{PROJECT}/locations/us-central1"
 PACKAGE_BUCKET = "flexrun-packages"
 STAGING_BUCKET = "flexrun-staging"
 PACKAGE_URI = f"gs://{PACKAGE_BUCKET}/packages/tinytrainer-0.1.tar.gz"
+# A container image as built from image/ and pushed: ContainerSpec jobs on it run image/launcher.py.
+TRAINER_IMAGE = "us-central1-docker.pkg.dev/local-project/flexrun/trainer:test"
 
 # The trainer: --sleep S, --write (a model file to AIP_MODEL_DIR), --exit-code N, in that order.
 TRAINER_MAIN = """
@@ -85,10 +87,10 @@ def stop_process(process: subprocess.Popen[Any]) -> None:
             process.wait()
 
 
-def build_sdist() -> bytes:
+def build_sdist(setup: str = TRAINER_SETUP) -> bytes:
     """A minimal sdist: what `python setup.py sdist` makes, without running it."""
     files = {
-        "setup.py": TRAINER_SETUP,
+        "setup.py": setup,
         "tinytrainer/__init__.py": "",
         "tinytrainer/__main__.py": TRAINER_MAIN,
         "PKG-INFO": "Metadata-Version: 2.1\nName: tinytrainer\nVersion: 0.1\n",
@@ -205,6 +207,8 @@ def start_vertex(
             PROJECT,
             "--provision-seconds",
             "0.2",
+            "--image",
+            TRAINER_IMAGE,
             *extra,
         ],
         cwd=REPO,

@@ -140,18 +140,6 @@ def test_cancelling_a_finished_job_is_refused(vertex: LocalVertex) -> None:
     assert refused.value.response.json()["error"]["status"] == "FAILED_PRECONDITION"
 
 
-def test_container_spec_job_fails_with_a_clear_message(vertex: LocalVertex) -> None:
-    client = vertex.client()
-    job = custom_job()
-    pool = job.job_spec.worker_pool_specs[0]
-    pool.container_spec = aiplatform_v1.ContainerSpec(image_uri="us-docker.pkg.dev/x/y:latest")  # replaces the package
-
-    done = wait_for(client, submit(client, job).name)
-
-    assert done.state == State.JOB_STATE_FAILED
-    assert "only pythonPackageSpec" in done.error.message
-
-
 def test_package_that_pip_cannot_install_fails_the_job_clearly(vertex: LocalVertex, gcs: str) -> None:
     bucket = storage_client(gcs).bucket(PACKAGE_BUCKET)
     bucket.blob("packages/broken-0.1.tar.gz").upload_from_string(b"not a tarball")

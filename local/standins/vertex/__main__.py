@@ -1,6 +1,9 @@
 """CLI: `python -m local.standins.vertex --host H --port P --state-dir DIR --executor-python PY --env-cache DIR
 --project local-project [--log-topic job-events] [--capacity NVIDIA_L4=1 ...] [--provision-seconds 1.0]
-[--end-delay-seconds 3.0]`.
+[--end-delay-seconds 3.0] [--image URI ...]`.
+
+`--image` names a container image as built from image/ and pushed: a ContainerSpec job on it runs the
+image's entry point, image/launcher.py, on the executor venv's python. Any other image cannot be pulled.
 
 Reads STORAGE_EMULATOR_HOST (package downloads, passed on to replicas) and PUBSUB_EMULATOR_HOST
 (log entries) from the environment. Exits cleanly on SIGTERM/SIGINT, killing running replicas.
@@ -24,6 +27,9 @@ from local.standins.vertex.service import JobService
 from local.standins.vertex.store import JobStore
 from shared.config import logs
 from shared.config.logs import log
+
+# The entry point of every image built from image/ (its Dockerfile's ENTRYPOINT).
+LAUNCHER = Path(__file__).resolve().parents[3] / "image" / "launcher.py"
 
 
 def _capacity(text: str) -> tuple[str, int]:
@@ -57,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=3.0,
         help="time from a job's last service log line to its terminal state and error (Vertex: about a minute)",
     )
+    parser.add_argument(
+        "--image", action="append", default=[], metavar="URI", help="a trainer image built from image/ (repeatable)"
+    )
     return parser.parse_args(argv)
 
 
@@ -74,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
         provision_seconds=args.provision_seconds,
         end_delay_seconds=args.end_delay_seconds,
         storage_emulator_host=os.environ.get("STORAGE_EMULATOR_HOST"),
+        images=frozenset(args.image),
+        launcher=LAUNCHER,
     )
     service = JobService(ctx)
     server = VertexServer((args.host, args.port), service, capacity)

@@ -59,6 +59,11 @@ class EnvironmentCache:
         self._lock = threading.Lock()
         self._closed = False
 
+    @property
+    def executor(self) -> Path:
+        """The executor venv's python: the stand-in for the image's interpreter."""
+        return self._executor
+
     def ensure(self, packages: list[Path], log_file: Path) -> Environment:
         """Return the venv for these package files, building it (pip output to `log_file`) if new."""
         key = digest(packages)[:16]

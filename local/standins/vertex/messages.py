@@ -60,7 +60,10 @@ def timed_out(timeout: str) -> str:
     return f"Job exceeded its scheduling timeout of {timeout} and was terminated."
 
 
-CONTAINER_UNSUPPORTED = (
-    "local Vertex runs only pythonPackageSpec worker pools; containerSpec images cannot run "
-    "on this machine (no container runtime in the local cloud)."
-)
+def image_not_found(image: str) -> str:
+    # LOCAL: no public sample of Vertex's text for an image it cannot pull was found. Only images
+    # built from image/ exist in the local cloud (the executor venv + image/launcher.py).
+    return (
+        f"Unable to pull the container image {image}: it was not found in the registry, or the job's "
+        "service account may not read it."
+    )

@@ -45,6 +45,8 @@ class RunnerContext:
     provision_seconds: float
     storage_emulator_host: str | None
     end_delay_seconds: float = 0.0  # final log lines → terminal state and error (Vertex: about a minute)
+    images: frozenset[str] = frozenset()  # container images "pushed" here: built from image/ (the launcher)
+    launcher: Path | None = None  # image/launcher.py: the entry point of those images
 
 
 class JobRunner:
@@ -96,8 +98,9 @@ class JobRunner:
     def _run(self) -> None:
         if not self._advance("JOB_STATE_PENDING"):
             return
-        if self._work.container_only:
-            self._fail(12, messages.CONTAINER_UNSUPPORTED)
+        image = self._work.container_image
+        if image is not None and (image not in self._ctx.images or self._ctx.launcher is None):
+            self._fail(3, messages.image_not_found(image))
             return
         if not self._claim_capacity():
             return
@@ -107,6 +110,9 @@ class JobRunner:
         if not self._advance("JOB_STATE_RUNNING", startTime=now_rfc3339()):
             return
         deadline = time.monotonic() + self._work.timeout_seconds
+        if image is not None:
+            self._execute(self._container_command(), self._ctx.environments.executor.parent, deadline)
+            return
         try:
             packages = self._download()
             environment = self._ctx.environments.ensure(packages, self._replica_log)
@@ -115,7 +121,18 @@ class JobRunner:
             self._fail(3, messages.replica_exit(1, self._ctx.project, self.job_id, detail))
             return
         log("INFO", "environment ready", job_id=self.job_id, venv=str(environment.path), reused=environment.reused)
-        self._execute(environment.python, deadline)
+        python = environment.python
+        self._execute([str(python), "-m", self._work.python_module, *self._work.args], python.parent, deadline)
+
+    def _container_command(self) -> list[str]:
+        """The container's process: the image's entry point (the launcher on the executor's python) + args.
+
+        The executor venv stands for the image's Python environment; the launcher layers the run's
+        package on it in a venv of its own, so the shared executor venv is never written to.
+        """
+        python = str(self._ctx.environments.executor)
+        command = self._work.container_command or [python, str(self._ctx.launcher)]
+        return [*command, *self._work.container_args]
 
     def _claim_capacity(self) -> bool:
         accelerator = self._work.accelerator
@@ -166,13 +183,15 @@ class JobRunner:
             files.append(path)
         return files
 
-    def _execute(self, python: Path, deadline: float) -> None:
+    def _execute(self, command: list[str], bin_dir: Path, deadline: float) -> None:
         workdir = self._dir / "workdir"
+        (self._dir / "tmp").mkdir(parents=True, exist_ok=True)
         workdir.mkdir(parents=True, exist_ok=True)
-        command = [str(python), "-m", self._work.python_module, *self._work.args]
-        env = self._work.replica_env(self._ctx.project, self._ctx.storage_emulator_host, python.parent)
+        env = self._work.replica_env(self._ctx.project, self._ctx.storage_emulator_host, bin_dir)
+        env["TMPDIR"] = str(self._dir / "tmp")  # a container's /tmp is its own: the launcher's venv goes there
         with open(self._replica_log, "a") as out:
-            out.write("Running command: python3 -m " + " ".join(command[2:]) + "\n")
+            shown = ["python3", *command[1:]] if Path(command[0]).name.startswith("python") else command
+            out.write("Running command: " + " ".join(shown) + "\n")
             out.flush()
             with self._lock:
                 if self._stop.is_set():
@@ -187,7 +206,7 @@ class JobRunner:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-            log("INFO", "replica started", job_id=self.job_id, pid=self._process.pid, module=self._work.python_module)
+            log("INFO", "replica started", job_id=self.job_id, pid=self._process.pid, command=command[1:3])
             timed_out = False
             try:
                 code = self._process.wait(timeout=max(0.0, deadline - time.monotonic()))

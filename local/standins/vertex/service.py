@@ -127,6 +127,8 @@ def _validate(job: Job) -> None:
     package = pool.get("pythonPackageSpec")
     if package is None and "containerSpec" not in pool:
         raise invalid("worker_pool_specs[0] needs a python_package_spec or a container_spec.")
+    if package is None and not pool["containerSpec"].get("imageUri"):
+        raise invalid("worker_pool_specs[0].container_spec.image_uri is required.")
     if package is not None:
         for field in ("executorImageUri", "pythonModule", "packageUris"):
             if not package.get(field):

@@ -1,4 +1,4 @@
-"""What a stored CustomJob asks for, read once: accelerator, strategy, limits, package, env.
+"""What a stored CustomJob asks for, read once: accelerator, strategy, limits, package or container, env.
 
 The job is in proto-JSON form (camelCase keys, enum names, durations like "1800s").
 """
@@ -31,6 +31,7 @@ class Workload:
         self.scheduling: dict[str, Any] = spec.get("scheduling", {})
         self._pool: dict[str, Any] = spec.get("workerPoolSpecs", [{}])[0]
         self._package: dict[str, Any] = self._pool.get("pythonPackageSpec", {})
+        self._container: dict[str, Any] = self._pool.get("containerSpec", {})
         self._output_prefix: str | None = spec.get("baseOutputDirectory", {}).get("outputUriPrefix")
 
     @property
@@ -38,8 +39,18 @@ class Workload:
         return self.name.split("/")[3]
 
     @property
-    def container_only(self) -> bool:
-        return not self._package and "containerSpec" in self._pool
+    def container_image(self) -> str | None:
+        """ContainerSpec.imageUri when the pool runs a container (then there is no package spec)."""
+        return None if self._package else self._container.get("imageUri")
+
+    @property
+    def container_command(self) -> list[str]:
+        """ContainerSpec.command (overrides the image's entry point) and args."""
+        return [str(a) for a in self._container.get("command", [])]
+
+    @property
+    def container_args(self) -> list[str]:
+        return [str(a) for a in self._container.get("args", [])]
 
     @property
     def accelerator(self) -> str | None:
@@ -79,7 +90,8 @@ class Workload:
         env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
         # `python` on PATH is the job's venv, as `python` is the image's interpreter on Vertex.
         env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
-        env.update({item["name"]: str(item.get("value", "")) for item in self._package.get("env", [])})
+        spec_env = (self._package or self._container).get("env", [])
+        env.update({item["name"]: str(item.get("value", "")) for item in spec_env})
         if self._output_prefix:
             # CustomJobSpec.baseOutputDirectory: AIP_MODEL_DIR = <baseOutputDirectory>/model/ etc.
             prefix = self._output_prefix.rstrip("/")
@@ -98,7 +110,14 @@ class Workload:
     def _cluster_env(self) -> dict[str, str]:
         # One replica: workerpool0 in CLUSTER_SPEC, "chief" in TF_CONFIG, as Vertex names them.
         address = f"cmle-training-workerpool0-{self.job_id[:10]}-0:2222"
-        job = {"python_module": self.python_module, "package_uris": self.package_uris, "job_args": self.args}
+        if self._package:
+            job: dict[str, Any] = {
+                "python_module": self.python_module,
+                "package_uris": self.package_uris,
+                "job_args": self.args,
+            }
+        else:  # LOCAL: no public sample of `job` for a container pool
+            job = {"image_uri": self.container_image, "job_args": self.container_args}
         cluster_spec = {
             "cluster": {"workerpool0": [address]},
             "environment": "cloud",
