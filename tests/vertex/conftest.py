@@ -7,6 +7,7 @@ real venv; later jobs reuse it from the shared env cache.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -96,11 +97,12 @@ def build_sdist(setup: str = TRAINER_SETUP) -> bytes:
         "PKG-INFO": "Metadata-Version: 2.1\nName: tinytrainer\nVersion: 0.1\n",
     }
     out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+    # Fixed mtimes, in the tar and in the gzip header: the same files always give the same bytes (sha256).
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as zipped, tarfile.open(fileobj=zipped, mode="w") as archive:
         for name, text in files.items():
             data = text.encode()
             info = tarfile.TarInfo(f"tinytrainer-0.1/{name}")
-            info.size, info.mtime = len(data), 1_700_000_000  # fixed: same bytes, same sha256
+            info.size, info.mtime = len(data), 1_700_000_000
             archive.addfile(info, io.BytesIO(data))
     return out.getvalue()
 
