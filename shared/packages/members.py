@@ -21,8 +21,9 @@ MAX_PATH_BYTES = 4096
 MAX_COMPONENT_BYTES = 255
 # `site` executes lines of any `*.pth` in site-packages that start with `import`, and imports
 # `sitecustomize` / `usercustomize` at every interpreter start: code that would run before the trainer,
-# in every Python process of the job, the launcher's pip included.
-STARTUP_HOOKS = ("sitecustomize.py", "usercustomize.py")
+# in every Python process of the job, the launcher's pip included. Any form of those modules counts:
+# source, sourceless `.pyc`, extension `.so`, or a package directory of that name.
+STARTUP_HOOKS = ("sitecustomize", "usercustomize")
 _MODULE_FILE = re.compile(r"(src/)?[A-Za-z_]\w*(/[A-Za-z_]\w*)*\.py")
 
 
@@ -59,9 +60,8 @@ class MemberRules:
         if member.mode & 0o6000:
             return ("unsafe_mode", f"member {name!r} has the setuid or setgid bit ({oct(member.mode)})")
         normalized = posixpath.normpath(unix)
-        base = normalized.rsplit("/", 1)[-1]
-        if member.isfile() and (base.lower().endswith(".pth") or base.lower() in STARTUP_HOOKS):
-            return ("startup_hook", f"member {name!r} is code Python runs at interpreter start ({base})")
+        if member.isfile() and (hook := _startup_hook(normalized)):
+            return ("startup_hook", f"member {name!r} is code Python runs at interpreter start ({hook})")
         if normalized in self._seen:
             return ("duplicate_member", f"member {name!r} appears twice")
         self._seen.add(normalized)
@@ -132,6 +132,13 @@ class WantedFiles:
         if any(p in self._dropped for p in module_paths(module)):
             return " (it comes before pyproject.toml, after too much other Python source to keep)"
         return ""
+
+
+def _startup_hook(path: str) -> str | None:
+    parts = path.lower().split("/")
+    if parts[-1].endswith(".pth"):
+        return parts[-1]
+    return next((stem for stem in (part.split(".", 1)[0] for part in parts) if stem in STARTUP_HOOKS), None)
 
 
 def _declared_paths(pyproject: bytes) -> tuple[str, ...] | None:

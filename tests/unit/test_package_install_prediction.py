@@ -107,6 +107,12 @@ CORPUS: dict[str, tuple[object, str]] = {
     ".pth file, other case": (lambda: _member(f"{ROOT}/EVIL.PTH"), "startup_hook"),
     "sitecustomize.py": (lambda: _member(f"{ROOT}/src/sitecustomize.py"), "startup_hook"),
     "usercustomize.py": (lambda: _member(f"{ROOT}/usercustomize.py"), "startup_hook"),
+    "sitecustomize as a package": (lambda: _member(f"{ROOT}/src/sitecustomize/__init__.py"), "startup_hook"),
+    "sourceless sitecustomize.pyc": (lambda: _member(f"{ROOT}/src/SiteCustomize.pyc"), "startup_hook"),
+    "usercustomize extension module": (
+        lambda: _member(f"{ROOT}/usercustomize.cpython-311-x86_64-linux-gnu.so"),
+        "startup_hook",
+    ),
     # names the filesystem cannot hold, or merges
     "component over 255 bytes": (lambda: _member(f"{ROOT}/{'a' * 256}.py"), "name_too_long"),
     "component over 255 bytes in UTF-8": (lambda: _member(f"{ROOT}/{'é' * 128}"), "name_too_long"),
