@@ -1,15 +1,25 @@
-"""`python -m local up | down | status | demo`: the local cloud from the command line."""
+"""`python -m local up | down [--wipe] | restart NAME | status | demo`: the local cloud from the command line.
+
+`up` leaves a supervising process behind (local/services/daemon.py): it restarts whatever dies, on its
+port with its environment, serves `restart NAME`, and on `down` stops everything keeping the data
+(MongoDB, the local Supabase, undelivered Pub/Sub messages) unless `--wipe`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from local.services.cloud import REPO_ROOT, SERVICES, LocalCloud, down, recorded_state
-from local.services.processes import ProcessStartError, process_start_time
+from local.services.cloud import REPO_ROOT, SERVICES, down, recorded_state
+from local.services.daemon import REQUESTS_DIR, WIPE_REQUEST, wipe
+from local.services.processes import log_tail, process_start_time
+from shared.polling import PollTimeout, poll
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".local-cloud"
 
@@ -34,20 +44,97 @@ def up(state_dir: Path, services: list[str] | None, function_sources: dict[str, 
         return 1
     down(state_dir)  # clear a stale record (processes already gone)
     started = time.monotonic()
+    daemon = _start_daemon(state_dir, services, function_sources)
+
+    def ready() -> dict[str, Any] | None:
+        if daemon.poll() is not None:
+            raise PollTimeout(f"exited with status {daemon.returncode}")
+        state = recorded_state(state_dir)
+        mine = state and state.get("ready") and (state.get("daemon") or {}).get("pid") == daemon.pid
+        return state if mine else None
+
     try:
-        cloud = LocalCloud(state_dir, services=services, function_sources=function_sources).start()
-    except (ProcessStartError, RuntimeError) as error:
-        print(f"local cloud failed to start: {error}", file=sys.stderr)
+        state = poll(ready, timeout=900, what="the local cloud", interval=0.2)
+    except PollTimeout as error:
+        print(f"local cloud failed to start ({error}):\n{log_tail(_daemon_log(state_dir), 40)}", file=sys.stderr)
+        if daemon.poll() is None:
+            daemon.terminate()
         return 1
-    # Leave the processes running: each is in its own session, so they outlive this command.
-    print(f"local cloud up in {time.monotonic() - started:.1f} s (state in {state_dir})")
-    for name, endpoint in cloud.endpoints.items():
+    # The supervising process and its services are in their own session: they outlive this command.
+    print(
+        f"local cloud up in {time.monotonic() - started:.1f} s (state in {state_dir}), supervised by pid {daemon.pid}"
+    )
+    for name, endpoint in state["endpoints"].items():
         print(f"  {name:<28} {endpoint}")
     where = "" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {_shown(state_dir)}"
     print(
         f"\nuse it from a shell:  source {_shown(state_dir / 'env')}\nstop it:              python -m local{where} down"
     )
     return 0
+
+
+def _daemon_log(state_dir: Path) -> Path:
+    return state_dir / "logs" / "local-cloud.log"
+
+
+def _start_daemon(
+    state_dir: Path, services: list[str] | None, function_sources: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "local.services.daemon", "--state-dir", str(state_dir)]
+    if services:
+        argv += ["--services", *services]
+    argv += [f"--function-source={name}={path}" for name, path in function_sources.items()]
+    _daemon_log(state_dir).parent.mkdir(parents=True, exist_ok=True)
+    with _daemon_log(state_dir).open("ab") as log:
+        return subprocess.Popen(
+            argv, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+
+
+def _daemon(state_dir: Path) -> dict[str, Any] | None:
+    """The record of the supervising process of the cloud in `state_dir`, if it still runs."""
+    entry = (recorded_state(state_dir) or {}).get("daemon")
+    return entry if entry and _alive(entry) else None
+
+
+def stop(state_dir: Path, wiping: bool) -> int:
+    daemon = _daemon(state_dir)
+    if daemon is None:  # its supervisor is gone: stop what it recorded, by PID
+        stopped = down(state_dir)
+        if wiping:
+            wipe(state_dir)
+        print(f"stopped: {', '.join(stopped)}" if stopped else "local cloud: nothing was running")
+        return 0
+    names = [str(entry["name"]) for entry in (recorded_state(state_dir) or {}).get("processes", [])]
+    if wiping:
+        (state_dir / WIPE_REQUEST).write_text("down --wipe\n")
+    os.kill(int(daemon["pid"]), signal.SIGTERM)
+    try:  # until the process itself is gone: it removes the state file before it wipes
+        poll(lambda: not _alive(daemon), timeout=300, what="the local cloud to stop", interval=0.2)
+    except PollTimeout as error:
+        print(f"local cloud: {error}; see {_daemon_log(state_dir)}", file=sys.stderr)
+        return 1
+    kept = "data wiped" if wiping else "data kept for the next `up` (`down --wipe` forgets it)"
+    print(f"stopped: {', '.join(names)}; {kept}")
+    return 0
+
+
+def restart(state_dir: Path, name: str) -> int:
+    if _daemon(state_dir) is None:
+        print("local cloud: not running (or not supervised); `python -m local up` first", file=sys.stderr)
+        return 1
+    request = state_dir / REQUESTS_DIR / name
+    answer = request.with_name(f"{name}.done")
+    answer.unlink(missing_ok=True)
+    request.write_text("restart\n")
+    try:
+        text = str(poll(lambda: answer.exists() and answer.read_text(), timeout=300, what=f"{name} to restart"))
+    except PollTimeout as error:
+        print(f"local cloud: {error}", file=sys.stderr)
+        return 1
+    answer.unlink(missing_ok=True)
+    print(text.strip())
+    return 0 if text.startswith("ok") else 1
 
 
 def _shown(path: Path) -> str:
@@ -82,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         "--function-source", action="append", default=[], metavar="NAME=PATH",
         help="serve another source file as function NAME (e.g. submit-run=my/experiment.py)",
     )  # fmt: skip
-    commands.add_parser("down", help="stop every process `up` started, by its PID")
+    stopping = commands.add_parser("down", help="stop every process `up` started; the data stays")
+    stopping.add_argument("--wipe", action="store_true", help="forget the data too (MongoDB, Supabase, messages)")
+    restarting = commands.add_parser("restart", help="restart one service on its port with its environment")
+    restarting.add_argument("name", help="a service (pubsub, mongo, ...) or a function (submit-run, ...)")
     commands.add_parser("status", help="which recorded processes still run")
     commands.add_parser("demo", help="run the whole chain once (local/demo/demo.py)")
     args = parser.parse_args(argv)
@@ -91,9 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         sources = dict(item.split("=", 1) for item in args.function_source)
         return up(state_dir, args.services, sources)
     if args.command == "down":
-        stopped = down(state_dir)
-        print(f"stopped: {', '.join(stopped)}" if stopped else "local cloud: nothing was running")
-        return 0
+        return stop(state_dir, args.wipe)
+    if args.command == "restart":
+        return restart(state_dir, args.name)
     if args.command == "status":
         return status(state_dir)
     from local.demo import demo  # lazily: the demo imports the client libraries

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import sys
@@ -24,6 +25,7 @@ from local.services.supervisor import Supervisor
 from local.standins import slack
 from local.standins.eventarc import Route, Routes, start_eventarc
 from local.standins.postgrest import start_postgrest
+from shared.config import logs
 
 if TYPE_CHECKING:
     from google.cloud import pubsub_v1, storage
@@ -75,10 +77,13 @@ class LocalCloud:
         function_sources: Mapping[str, str] | None = None,
         function_env: Mapping[str, str] | None = None,
         timings: Timings | None = None,
+        requests_dir: Path | None = None,
+        daemon: Mapping[str, Any] | None = None,
     ) -> None:
         """`function_sources` maps a function name to another source file (tests' fixture functions);
         `function_env` adds to or overrides, in every function process, the environment the deploy
-        spec gives it (test knobs: fault proxies, recorder paths)."""
+        spec gives it (test knobs: fault proxies, recorder paths); `requests_dir` and `daemon` are set by
+        the supervising process of `python -m local up` (local/services/daemon.py)."""
         self.state_dir = Path(state_dir).resolve()
         self.services = tuple(s for s in SERVICES if s in (services or default_services()))
         unknown = set(services or ()) - set(SERVICES)
@@ -98,7 +103,9 @@ class LocalCloud:
         self.env: dict[str, str] = {}
         # Each function process's environment: its deploy spec's, with local values (deploy/spec.py).
         self.function_envs: dict[str, dict[str, str]] = {}
-        self.supervisor = Supervisor(lambda: [p for p in self.processes if p.name.startswith("function-")])
+        self.daemon = dict(daemon) if daemon else None
+        self.ready = False
+        self.supervisor = Supervisor(lambda: self.processes, revive=self._revive, requests_dir=requests_dir)
 
     def __enter__(self) -> LocalCloud:
         return self.start()
@@ -126,6 +133,7 @@ class LocalCloud:
             except BaseException:
                 self.stop()
                 raise
+        self.ready = True
         self._write_state()
         self.supervisor.start()
         return self
@@ -155,6 +163,7 @@ class LocalCloud:
             process, host = pubsub.start_pubsub(sd)
             self.env["PUBSUB_EMULATOR_HOST"] = self.endpoints["pubsub"] = self._run(process, host)
             pubsub.create_topology(host, topology.PROJECT_ID, topology.TOPICS, deploy_spec.FUNCTIONS)
+            pubsub.republish_backlog(host, topology.PROJECT_ID, sd)  # what an earlier `down` kept
         if "gcs" in selected:
             process, url = gcs.start_gcs(
                 sd, self.env["PUBSUB_EMULATOR_HOST"], topology.PROJECT_ID, topology.PACKAGE_EVENTS_TOPIC
@@ -248,12 +257,28 @@ class LocalCloud:
             raise errors[0]
         return endpoints
 
-    def stop(self) -> None:
-        """Stop every process in reverse start order, each by its own PID; safe to call again."""
+    def stop(self, wipe: bool = True) -> None:
+        """Stop every process in reverse start order, each by its own PID; safe to call again.
+
+        With `wipe=False` (`python -m local down`) the data stays for the next start: the MongoDB
+        file, the local Supabase's PostgreSQL data and every message not delivered yet (saved from
+        the Pub/Sub emulator, which keeps them only in memory, once nothing pulls them any more).
+        """
         self.supervisor.stop()
         while self.tiers:
+            tier = self.tiers[-1]
+            if not wipe and [p.name for p in tier] == ["pubsub"] and "pubsub" in self.endpoints:
+                try:
+                    saved = pubsub.save_backlog(
+                        self.endpoints["pubsub"], topology.PROJECT_ID, deploy_spec.FUNCTIONS, self.state_dir
+                    )
+                    logs.notice("undelivered messages kept for the next start", count=saved)
+                except Exception as error:  # noqa: BLE001 — stopping must go on; say what was lost
+                    logs.error("could not keep undelivered messages", error=repr(error))
             _stop_together(self.tiers.pop())
-        postgres.remove_data(self.state_dir)
+        if wipe:
+            postgres.remove_data(self.state_dir)
+            (self.state_dir / pubsub.BACKLOG_FILE).unlink(missing_ok=True)
         for name in (STATE_FILE, "env"):  # a stale env file would point clients at dead ports
             (self.state_dir / name).unlink(missing_ok=True)
 
@@ -263,6 +288,8 @@ class LocalCloud:
         state = {
             "state_dir": str(self.state_dir),
             "written_at": time.time(),
+            "ready": self.ready,
+            "daemon": self.daemon,
             "endpoints": self.endpoints,
             "env": self.env,
             # Names only: a test's override may hold a secret, and this file is read by anyone.
@@ -295,14 +322,22 @@ class LocalCloud:
             self.process(name).stop()
 
     def start_service(self, name: str) -> None:
-        """Start a stopped service again on its port; the Pub/Sub emulator also gets its topology back
-        (it keeps everything in memory, where production Pub/Sub keeps its topics and subscriptions)."""
+        """Start a stopped service again on its port with its environment."""
         with self.supervisor.lock:
-            self.process(name).restart()
-        if name == "pubsub":
+            self._revive(self.process(name))
+
+    def _revive(self, process: ManagedProcess) -> None:
+        """(Re)start a process on its port; the in-memory emulators also get their topology back
+        (production Pub/Sub keeps its topics and subscriptions, Cloud Storage its buckets)."""
+        process.restart()
+        if process.name == "pubsub":
             pubsub.create_topology(
                 self.endpoints["pubsub"], topology.PROJECT_ID, topology.TOPICS, deploy_spec.FUNCTIONS
             )
+        if process.name == "gcs":
+            buckets = (topology.PACKAGE_BUCKET, topology.STAGING_BUCKET)
+            with contextlib.suppress(Exception):  # they exist when the data survived
+                gcs.create_buckets(self.endpoints["gcs"], topology.PROJECT_ID, buckets)
         self._write_state()  # new PIDs, so `down` still finds them
 
     def restart_service(self, name: str, env: Mapping[str, str | None] | None = None) -> None:
@@ -351,7 +386,8 @@ def _lost_a_port_race(error: ProcessStartError) -> bool:
 
 
 def down(state_dir: Path | str) -> list[str]:
-    """Stop a cloud another process started (`python -m local up`), by the PIDs it recorded."""
+    """Stop a cloud another process started, by the PIDs it recorded, when its supervising process is
+    gone (`python -m local down` asks that process first: local/__main__.py). The data stays."""
     state_path = Path(state_dir) / STATE_FILE
     if not state_path.exists():
         return []
@@ -365,7 +401,6 @@ def down(state_dir: Path | str) -> list[str]:
             stopped += [entry["name"] for entry, ok in zip(members, list(done), strict=True) if ok]
     state_path.unlink(missing_ok=True)
     (Path(state_dir) / "env").unlink(missing_ok=True)
-    postgres.remove_data(Path(state_dir))
     return stopped
 
 

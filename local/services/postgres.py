@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 
 from local.services.processes import ManagedProcess, ProcessStartError, free_port
@@ -23,6 +24,7 @@ from local.services.processes import ManagedProcess, ProcessStartError, free_por
 NOBODY = 65534
 # Supabase's API roles: the migrations grant to and write policies for them, so they must exist.
 API_ROLES = ("anon", "authenticated", "service_role")
+MIGRATIONS_FILE = "postgres-migrations"  # the migration files applied to the kept data
 
 
 def server_bin() -> Path:
@@ -73,19 +75,24 @@ def _ready(dsn: str) -> bool:
 
 
 def start_postgres(state_dir: Path, migrations: Path) -> tuple[ManagedProcess, str]:
-    """initdb, start the server on a free loopback port, apply `migrations/*.sql`; returns its DSN."""
+    """initdb (unless an earlier `up` left its data), start the server on a free loopback port, apply
+    the `migrations/*.sql` not applied yet; returns its DSN. `remove_data` is what forgets the data."""
     bindir = server_bin()
-    root = _private_dir(state_dir)
+    root = _kept_dir(state_dir) or _private_dir(state_dir)
     data, sockets = root / "data", root / "sockets"
     user = _as_server_user()
-    init = subprocess.run(
-        [*user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
-        capture_output=True,
-        text=True,
-    )
-    if init.returncode != 0:
-        raise ProcessStartError(f"initdb failed: {init.stderr[-2000:]}")
-    subprocess.run([*user, "mkdir", str(sockets)], check=True)
+    if not (data / "PG_VERSION").exists():
+        init = subprocess.run(
+            [*user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+             "--no-sync"],
+            capture_output=True,
+            text=True,
+        )  # fmt: skip
+        if init.returncode != 0:
+            raise ProcessStartError(f"initdb failed: {init.stderr[-2000:]}")
+        (state_dir / MIGRATIONS_FILE).unlink(missing_ok=True)
+    if not sockets.exists():
+        subprocess.run([*user, "mkdir", str(sockets)], check=True)
     port = free_port()
     argv = [
         *user, str(bindir / "postgres"),
@@ -98,16 +105,20 @@ def start_postgres(state_dir: Path, migrations: Path) -> tuple[ManagedProcess, s
     # SIGTERM is a "smart" shutdown that waits for clients; the endpoint stops first, so a short grace.
     process = ManagedProcess(name="postgres", argv=argv, state_dir=state_dir, stop_grace=5.0)
     process.start(lambda: _ready(dsn), timeout=30)
+    done_file = state_dir / MIGRATIONS_FILE
+    done = set(done_file.read_text().split()) if done_file.exists() else set()
     try:
-        apply_migrations(dsn, migrations)
+        applied = apply_migrations(dsn, migrations, skip=done)
+        done_file.write_text("".join(f"{name}\n" for name in sorted(done | set(applied))))
     except Exception:
         process.stop()
         raise
     return process, dsn
 
 
-def apply_migrations(dsn: str, migrations: Path) -> list[str]:
-    """Create Supabase's API roles, then run every migration file in name order (as `supabase db push`)."""
+def apply_migrations(dsn: str, migrations: Path, skip: Collection[str] = ()) -> list[str]:
+    """Create Supabase's API roles, then run every migration file in name order (as `supabase db push`),
+    but those named in `skip` (applied by an earlier start on the same data)."""
     import psycopg
 
     applied = []
@@ -117,6 +128,8 @@ def apply_migrations(dsn: str, migrations: Path) -> list[str]:
             if not exists:
                 conn.execute(f'create role "{role}" nologin')
         for path in sorted(migrations.glob("*.sql")):
+            if path.name in skip:
+                continue
             with conn.transaction():
                 conn.execute(path.read_text())  # type: ignore[arg-type]  # a trusted file of the repository
             applied.append(path.name)
@@ -124,8 +137,18 @@ def apply_migrations(dsn: str, migrations: Path) -> list[str]:
 
 
 def remove_data(state_dir: Path) -> None:
-    """Delete the server's private directory (after the server stopped)."""
+    """Delete the server's private directory (after the server stopped): the local Supabase's data."""
     marker = state_dir / "postgres-dir"
     if marker.exists():
         shutil.rmtree(marker.read_text().strip(), ignore_errors=True)
         marker.unlink(missing_ok=True)
+    (state_dir / MIGRATIONS_FILE).unlink(missing_ok=True)
+
+
+def _kept_dir(state_dir: Path) -> Path | None:
+    """The private directory an earlier start of this state directory left, with its data."""
+    marker = state_dir / "postgres-dir"
+    if not marker.exists():
+        return None
+    root = Path(marker.read_text().strip())
+    return root if (root / "data" / "PG_VERSION").exists() else None

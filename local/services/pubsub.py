@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -66,3 +68,58 @@ def create_topology(emulator_host: str, project: str, topics: Iterable[str], fun
     finally:
         subscriber.close()
         publisher.transport.close()
+
+
+BACKLOG_FILE = "pubsub-backlog.jsonl"
+
+
+def save_backlog(emulator_host: str, project: str, functions: Iterable[FunctionSpec], state_dir: Path) -> int:
+    """Pull every message still waiting in a subscription into `pubsub-backlog.jsonl` (not acked:
+    the emulator is about to stop); `republish_backlog` gives them back to a new emulator.
+
+    The emulator keeps messages only in memory, where Pub/Sub keeps them for the subscription's
+    retention (Eventarc's: 24 h), so a local `down` + `up` must not lose them.
+    """
+    subscriber = subscriber_client(emulator_host)
+    saved = 0
+    try:
+        with (state_dir / BACKLOG_FILE).open("a") as backlog:
+            for spec in functions:
+                path = subscriber.subscription_path(project, spec.subscription)
+                seen: set[str] = set()
+                while True:
+                    response = subscriber.pull(subscription=path, max_messages=100, timeout=5)
+                    fresh = [r for r in response.received_messages if r.message.message_id not in seen]
+                    if not fresh:
+                        break
+                    for received in fresh:
+                        seen.add(received.message.message_id)
+                        message = received.message
+                        entry = {"topic": spec.topic, "data": base64.b64encode(message.data).decode(),
+                                 "attributes": dict(message.attributes)}  # fmt: skip
+                        backlog.write(json.dumps(entry) + "\n")
+                        saved += 1
+    finally:
+        subscriber.close()
+    return saved
+
+
+def republish_backlog(emulator_host: str, project: str, state_dir: Path) -> int:
+    """Publish what `save_backlog` kept to its topics again (new message ids: delivery is at least
+    once, and every function is idempotent), then forget the file."""
+    path = state_dir / BACKLOG_FILE
+    if not path.exists():
+        return 0
+    publisher = publisher_client(emulator_host)
+    try:
+        futures = []
+        for line in path.read_text().splitlines():
+            entry = json.loads(line)
+            topic = publisher.topic_path(project, entry["topic"])
+            futures.append(publisher.publish(topic, base64.b64decode(entry["data"]), **entry["attributes"]))
+        for future in futures:
+            future.result(timeout=30)
+    finally:
+        publisher.transport.close()
+    path.unlink()
+    return len(futures)

@@ -69,6 +69,7 @@ class Bridge:
         self.subscriber = subscriber_client(config.pubsub_host)
         self.pool = ThreadPoolExecutor(max_workers=8 * max(1, len(config.routes)))
         self.attempts: dict[str, int] = {}  # message id → deliveries so far (until acked)
+        self.leased: dict[str, str] = {}  # ack id → subscription: pulled, neither acked nor nacked yet
         self.lock = threading.Lock()
         self.stopping = threading.Event()
 
@@ -117,6 +118,7 @@ class Bridge:
             self.subscriber.acknowledge(subscription=subscription, ack_ids=[ack_id])
             with self.lock:
                 self.attempts.pop(message.message_id, None)
+                self.leased.pop(ack_id, None)
             log("INFO", "delivered", **fields)
             return
         backoff = min(self.config.max_backoff, self.config.min_backoff * 2 ** (attempt - 1))
@@ -126,6 +128,8 @@ class Bridge:
         timer.start()
 
     def nack(self, subscription: str, ack_id: str) -> None:
+        with self.lock:
+            self.leased.pop(ack_id, None)
         try:
             self.subscriber.modify_ack_deadline(subscription=subscription, ack_ids=[ack_id], ack_deadline_seconds=0)
         except Exception as error:  # noqa: BLE001 — the lease then simply expires: still redelivered
@@ -144,6 +148,8 @@ class Bridge:
                 log("ERROR", "pull failed", function=route.function, error=repr(error))
                 self.stopping.wait(1.0)
                 continue
+            with self.lock:
+                self.leased.update({received.ack_id: subscription for received in response.received_messages})
             batch = [
                 self.pool.submit(self.deliver, route, received.ack_id, _message(received.message))
                 for received in response.received_messages
@@ -161,6 +167,17 @@ class Bridge:
         for thread in threads:
             thread.start()
         self.stopping.wait()
+        self.release_leases()
+
+    def release_leases(self) -> None:
+        """On shutdown, hand every undelivered message back at once (its lease would hold it for the
+        ack deadline, 600 s): the local cloud's `down` saves what is left undelivered."""
+        with self.lock:
+            leased = dict(self.leased)
+        for ack_id, subscription in leased.items():
+            self.nack(subscription, ack_id)
+        if leased:
+            log("INFO", "undelivered messages handed back", count=len(leased))
 
 
 def _message(pulled: Any) -> Message:
