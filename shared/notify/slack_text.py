@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from shared.jobs import images
 from shared.notify.slack import SlackMessage, fields, section
 
 _ICONS = {"succeeded": ":white_check_mark:", "failed": ":x:", "cancelled": ":no_entry_sign:", "expired": ":hourglass:"}
@@ -71,7 +73,29 @@ def _links(record: dict[str, Any]) -> str | None:
     return " · ".join(links) or None
 
 
-def run_finished(record: dict[str, Any]) -> SlackMessage:
+def image_warning(uri: str | None, today: dt.date) -> str | None:
+    """A warning when the run's image ends (patch or availability) within WARN_DAYS, or has passed its end of patch."""
+    try:
+        image = images.image_for(uri) if uri else None
+    except images.ImageUnavailable:
+        return None  # refused before any job ran; the run's error says so
+    ending = image.ends_within(today) if image else None
+    if image is None or ending is None:
+        return None
+    what, when = ending
+    days = (when - today).days
+    tense = (
+        f"reaches its {what} on {when:%Y-%m-%d} (in {days} days)"
+        if days >= 0
+        else f"passed its {what} on {when:%Y-%m-%d}"
+    )
+    todo = "move to a newer image (README: moving to a newer TensorFlow)"
+    if image.kind is images.ImageKind.PREBUILT:
+        todo = "unset VERTEX_AI_EXECUTOR_IMAGE to run on flexrun's trainer image"
+    return f":warning: Image `{image.uri}` {tense}: {todo}."
+
+
+def run_finished(record: dict[str, Any], today: dt.date | None = None) -> SlackMessage:
     state = record.get("state", "?")
     title = f"{_ICONS.get(state, '')} Run `{record.get('run_key')}` {state}".strip()
     attempt = record.get("attempt", 1)
@@ -101,6 +125,8 @@ def run_finished(record: dict[str, Any]) -> SlackMessage:
         hint = record.get("hint")
         why = f"*Why* ({record.get('failure_class', 'unknown')}): {error[:500]}"
         blocks.append(section(why + (f"\n*What to do:* {hint}" if hint else "")))
+    if warning := image_warning(record.get("executor_image"), today or dt.datetime.now(dt.UTC).date()):
+        blocks.append(section(warning))
     if links := _links(record):
         blocks.append(section(links))
     text = headline + (f" — {summary}" if summary else "") + (f" — {error[:200]}" if error else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from shared.notify.slack_text import console_url, run_finished
@@ -62,3 +63,22 @@ def test_a_success_says_in_plain_words_when_the_model_has_no_significant_edge():
     message = run_finished({**RECORD, "metrics_summary": summary})
     assert "no significant edge over naive last value" in message.text
     assert "MASE 0.572 (naive 0.58)" in message.text and "(majority 54.2%)" in message.text
+
+
+PREBUILT = "us-docker.pkg.dev/vertex-ai/training/tf-gpu.2-17.py310:latest"
+
+
+def test_a_run_whose_image_ends_within_60_days_warns_with_the_date():
+    message = run_finished({**RECORD, "executor_image": PREBUILT}, today=dt.date(2026, 5, 20))
+    blocks = json.dumps(message.blocks)
+    assert f"Image `{PREBUILT}` reaches its end of availability on 2026-07-11 (in 52 days)" in blocks
+    assert "unset VERTEX_AI_EXECUTOR_IMAGE" in blocks
+
+
+def test_a_run_on_an_image_far_from_its_end_carries_no_warning():
+    ours = "us-central1-docker.pkg.dev/acme/flexrun/trainer:tf2.21.0-py3.11"
+    assert "Image `" not in json.dumps(
+        run_finished({**RECORD, "executor_image": ours}, today=dt.date(2026, 12, 1)).blocks
+    )
+    warned = run_finished({**RECORD, "executor_image": ours}, today=dt.date(2027, 9, 30)).blocks
+    assert "reaches its end of patch on 2027-10-31 (in 31 days)" in json.dumps(warned)
