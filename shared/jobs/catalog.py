@@ -64,6 +64,27 @@ def check_strategy(gpu_type: str, strategy: str) -> None:
         raise InvalidRunRequest(f"DWS flex-start does not serve {gpu_type}; it serves {served}")
 
 
+def region_offers(gpu_type: str, region: str) -> bool | None:
+    """Whether Vertex offers this GPU for training in the region; None when the catalog cannot tell.
+
+    The catalog's region table covers `region_coverage` only (see its sources): outside it, or for a GPU
+    whose regions are unknown, nothing is judged rather than refusing a region that may well work.
+    """
+    regions = gpu_entry(gpu_type).get("regions")
+    if regions is None or region not in load_catalog().get("region_coverage", []):
+        return None
+    return region in regions
+
+
+def check_region(gpu_type: str, region: str) -> None:
+    """Refuse a GPU in a region that does not offer it: Vertex refuses that job as a permanent error."""
+    if region_offers(gpu_type, region) is False:
+        offered = ", ".join(gpu_entry(gpu_type)["regions"])
+        raise InvalidRunRequest(
+            f"{region} does not offer {canonical_gpu(gpu_type)} for Vertex AI training; regions that do: {offered}"
+        )
+
+
 def default_machine(gpu_type: str, gpu_count: int) -> str:
     """The first (smallest) machine type in the catalog that carries `gpu_count` of this GPU."""
     for machine, counts in gpu_entry(gpu_type)["machines"].items():
@@ -80,6 +101,24 @@ def hourly_price(gpu_type: str, strategy: str = "STANDARD") -> float | None:
     if strategy in ("FLEX_START", "SPOT"):
         return entry.get("dws_usd_per_gpu_hour")
     return entry.get("usd_per_gpu_hour")
+
+
+def attempt_price_per_hour(gpu_type: str, machine_type: str, gpu_count: int, strategy: str) -> float | None:
+    """USD per hour of one attempt's machine with `gpu_count` GPUs under `strategy`; None when unknown.
+
+    A machine type's own price for the strategy wins (Vertex bills by machine type; DWS and Spot have
+    their own SKUs, google-facts.md). Without one, STANDARD falls back to the on-demand GPU price × count;
+    SPOT and FLEX_START do not: an on-demand price is not a DWS or Spot price, so their cost stays unknown.
+    """
+    entry = load_catalog()["gpus"].get(canonical_gpu(gpu_type))
+    if entry is None:
+        return None
+    own = (entry.get("prices", {}).get(machine_type) or {}).get(strategy)
+    if own is not None:
+        return float(own)
+    if strategy in ("STANDARD", "ON_DEMAND") and entry.get("usd_per_gpu_hour") is not None:
+        return float(entry["usd_per_gpu_hour"]) * gpu_count
+    return None
 
 
 def estimated_cost_usd(gpu_type: str, gpu_count: int, run_seconds: float | None) -> float | None:

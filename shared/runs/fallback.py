@@ -119,6 +119,7 @@ class Resolved:
         """Refuse what Vertex would refuse, before any call (InvalidRunRequest names the problem)."""
         catalog.check_gpu_machine(self.gpu_type, self.machine_type, self.gpu_count)
         catalog.check_strategy(self.gpu_type, self.strategy)
+        catalog.check_region(self.gpu_type, self.region)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
