@@ -37,6 +37,7 @@ class Declared:
     extras: tuple[str, ...] = ()  # optional extras' requirements: checked, never installed by a job
     computed: tuple[str, ...] = ()  # fields this file computes at build time
     entry_module: str | None = None  # `[tool.flexrun] entry-module` (pyproject.toml only)
+    requires_python: str | None = None  # pip refuses to install where the image's Python is outside it
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class PackageMetadata:
     source: str  # the most authoritative file that names the version
     sources: tuple[str, ...]  # every metadata file the package has
     entry_module: str | None = None
+    requires_python: tuple[tuple[str, str], ...] = ()  # (file, specifier) for each file that states one
 
 
 def _split_extras(texts: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -71,6 +73,7 @@ def _from_pkg_info(raw: bytes) -> Declared:
         installed,
         extras,
         computed=tuple(f for f in ("name", "version", "requires-dist") if f in dynamic),
+        requires_python=(message.get("Requires-Python") or "").strip() or None,
     )
 
 
@@ -101,7 +104,10 @@ def _from_pyproject(raw: bytes) -> Declared:
     if not isinstance(optional, dict):
         raise ValueError("[project] optional-dependencies is not a table")
     extras = tuple(r for key, group in optional.items() for r in _strings(group, f"optional-dependencies.{key}"))
-    return Declared(name, version, requirements, extras, entry_module=entry)
+    python = project.get("requires-python")
+    if python is not None and not isinstance(python, str):
+        raise ValueError("[project] requires-python is not a string")
+    return Declared(name, version, requirements, extras, entry_module=entry, requires_python=python)
 
 
 def _from_setup_cfg(raw: bytes) -> Declared:
@@ -133,6 +139,7 @@ def _from_setup_cfg(raw: bytes) -> Declared:
         lines(requires) if requires is not None else None,
         tuple(r for value in extras for r in lines(value)),
         tuple(computed),
+        requires_python=(option("options", "python_requires") or "").strip() or None,
     )
 
 
@@ -150,7 +157,7 @@ def _from_setup_py(raw: bytes) -> Declared:
         for keyword in node.keywords:
             if keyword.arg is None:  # setup(**options): every field may come from it
                 computed += ["name", "version", "install_requires"]
-            elif keyword.arg in ("name", "version", "install_requires", "extras_require"):
+            elif keyword.arg in ("name", "version", "install_requires", "extras_require", "python_requires"):
                 try:
                     found[keyword.arg] = ast.literal_eval(keyword.value)
                 except (ValueError, TypeError, SyntaxError, RecursionError):
@@ -158,12 +165,14 @@ def _from_setup_py(raw: bytes) -> Declared:
         name, version, requires = found.get("name"), found.get("version"), found.get("install_requires")
         extras = found.get("extras_require", {})
         extra_texts = [r for group in (extras.values() if isinstance(extras, dict) else ()) for r in _as_list(group)]
+        python = found.get("python_requires")
         return Declared(
             name if isinstance(name, str) else None,
             version if isinstance(version, str) else None,
             _as_list(requires) if "install_requires" in found else None,
             tuple(extra_texts),
             tuple(dict.fromkeys(computed)),
+            requires_python=python if isinstance(python, str) else None,
         )
     return Declared()
 
@@ -255,6 +264,7 @@ def read_metadata(files: dict[str, bytes]) -> tuple[PackageMetadata | None, Reas
         source,
         tuple(sorted(files)),
         entry,
+        tuple((f, d.requires_python) for f, d in declared.items() if d.requires_python),
     )
     return metadata, reasons
 

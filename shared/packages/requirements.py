@@ -5,7 +5,9 @@ constraints, so such a package could only fail on the job, after it has claimed 
 from __future__ import annotations
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from shared.packages.metadata import PackageMetadata, normal_requirement
 from shared.packages.pins import ImagePins
@@ -41,8 +43,28 @@ def _pin_problem(requirement: Requirement, pins: ImagePins) -> str | None:
     return None
 
 
-def check_requirements(metadata: PackageMetadata, denied: frozenset[str], pins: ImagePins) -> Reasons:
+def check_python(metadata: PackageMetadata, pins: ImagePins) -> Reasons:
+    """pip refuses a package whose Requires-Python excludes the interpreter: on the job, after the wait."""
     reasons: Reasons = []
+    for filename, text in metadata.requires_python:
+        try:
+            specifier = SpecifierSet(text)
+        except InvalidSpecifier:
+            reasons.append(("bad_metadata", f"{filename}: Requires-Python {text!r} is not a version specifier"))
+            continue
+        if pins.python_version is None:
+            continue
+        # The lock names X.Y only: any patch release of it that the specifier admits will do.
+        patches = (Version(f"{pins.python_version}.0"), Version(f"{pins.python_version}.99"))
+        if not any(specifier.contains(v, prereleases=True) for v in patches):
+            reasons.append(
+                ("python_mismatch", f"{filename} requires Python {text}; the image runs Python {pins.python_version}")
+            )
+    return reasons
+
+
+def check_requirements(metadata: PackageMetadata, denied: frozenset[str], pins: ImagePins) -> Reasons:
+    reasons: Reasons = check_python(metadata, pins)
     if (own := pins.pinned(metadata.name)) is not None:
         reasons.append(
             ("pin_conflict", f"the package is named {metadata.name}: installing it would replace the image's =={own}")

@@ -17,7 +17,7 @@ from tests.sdists import GOOD_TASK, gzip_tar, pkg_info, sdist
 MODULE = "flexrun_trainer.task"
 ROOT = "flexrun_trainer-0.1.0"
 TASK = f"{ROOT}/src/flexrun_trainer/task.py"
-PINS = parse_pins(["numpy==1.26.4", "tensorflow==2.17.0", "protobuf==4.25.3"], "test pins")
+PINS = parse_pins(["# python-version: 3.11", "numpy==1.26.4", "tensorflow==2.17.0", "protobuf==4.25.3"], "test pins")
 
 
 def codes(data: bytes) -> list[str]:
@@ -102,6 +102,19 @@ CORPUS: dict[str, tuple[object, str]] = {
         lambda: sdist(metadata=pkg_info(name="NumPy")),
         "pin_conflict",
     ),
+    # the image's Python
+    "PKG-INFO requires a newer Python": (
+        lambda: sdist(metadata=pkg_info().replace(b"Version: 0.1.0\n", b"Version: 0.1.0\nRequires-Python: >=3.12\n")),
+        "python_mismatch",
+    ),
+    "pyproject.toml requires an older Python": (
+        lambda: with_files(("pyproject.toml", pyproject(extra='requires-python = "<3.11"\n'))),
+        "python_mismatch",
+    ),
+    "setup.py python_requires not a specifier": (
+        lambda: with_files(("setup.py", SETUP + b"setup(python_requires='three or more')\n")),
+        "bad_metadata",
+    ),
     # members that run code at interpreter start
     ".pth file": (lambda: _member(f"{ROOT}/src/evil.pth"), "startup_hook"),
     ".pth file, other case": (lambda: _member(f"{ROOT}/EVIL.PTH"), "startup_hook"),
@@ -154,6 +167,12 @@ def test_files_that_agree_with_each_other_and_the_pins_are_accepted():
 def test_requirements_a_plain_install_never_installs_are_not_checked_against_the_pins():
     requires = ('tensorflow<2; extra == "old"', "numpy<1; python_version < '3'")
     assert inspect_package(sdist(requires=requires), entry_module=MODULE, pins=PINS).version == "0.1.0"
+
+
+def test_a_requires_python_any_patch_of_the_image_python_meets_is_accepted():
+    for spec in (b">=3.11.4", b">=3.10,<4", b"~=3.11"):
+        metadata = pkg_info().replace(b"Version: 0.1.0\n", b"Version: 0.1.0\nRequires-Python: " + spec + b"\n")
+        assert inspect_package(sdist(metadata=metadata), entry_module=MODULE, pins=PINS).version == "0.1.0"
 
 
 def test_markers_are_evaluated_for_the_image_python_the_lock_file_names():
