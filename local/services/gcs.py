@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from local.services.clients import storage_client
 from local.services.processes import ManagedProcess, free_port, http_probe
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -31,14 +33,16 @@ def server_binary() -> Path:
 
 
 def start_gcs(state_dir: Path, pubsub_host: str, project: str, notification_topic: str) -> tuple[ManagedProcess, str]:
-    """Start fake-gcs-server on a free port; returns the process and its STORAGE_EMULATOR_HOST URL."""
-    port = free_port()
+    """Start fake-gcs-server behind its precondition guard (local/standins/gcsguard.py) on free ports;
+    returns the guard's process (the server is its child) and its STORAGE_EMULATOR_HOST URL."""
+    port, server_port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
     argv = [
+        sys.executable, "-m", "local.standins.gcsguard", "--port", str(port), "--upstream-port", str(server_port), "--",
         str(server_binary()),
         "-scheme", "http",
         "-host", "127.0.0.1",
-        "-port", str(port),
+        "-port", str(server_port),
         "-backend", "memory",
         "-external-url", url,  # resumable-upload Location headers must point back here
         "-log-level", "warn",
@@ -48,8 +52,8 @@ def start_gcs(state_dir: Path, pubsub_host: str, project: str, notification_topi
         "-event.pubsub-topic", notification_topic,
         "-event.list", "finalize",
     ]  # fmt: skip
-    env = {**os.environ, "PUBSUB_EMULATOR_HOST": pubsub_host}
-    process = ManagedProcess(name="gcs", argv=argv, state_dir=state_dir, env=env)
+    env = {**os.environ, "PUBSUB_EMULATOR_HOST": pubsub_host, "PYTHONPATH": str(REPO_ROOT)}
+    process = ManagedProcess(name="gcs", argv=argv, state_dir=state_dir, env=env, cwd=REPO_ROOT)
     process.start(http_probe(f"{url}/storage/v1/b"), timeout=30)
     return process, url
 

@@ -105,7 +105,9 @@ def make_plan(run: dict[str, Any], step: fallback.Resolved, attempt: int, settin
         max_wait_seconds=step.max_wait,
         timeout_seconds=run["timeout_seconds"],
         replica_count=int(run.get("replicas") or 1),
-        output_uri=f"gs://{settings.staging_bucket}/{settings.flexrun_output_prefix}{run_key}/attempt-{attempt}/",
+        # No trailing slash, as Google's SDK writes base_output_directory: Vertex appends "/model/", and
+        # whether it normalises "attempt-1/" + "/model/" is not documented.
+        output_uri=f"gs://{settings.staging_bucket}/{settings.flexrun_output_prefix}{run_key}/attempt-{attempt}",
         service_account=settings.vertex_ai_service_account,
         correlation_id=run["correlation_id"],
         args=tuple(run.get("args") or ()),

@@ -137,7 +137,7 @@ def test_default_run_body_parses_back_field_by_field(submitter: Submitter):
         "--",
     ]
     assert job.job_spec.service_account == "trainer@local-project.iam.gserviceaccount.com"
-    assert job.job_spec.base_output_directory.output_uri_prefix == "gs://flexrun-staging/runs/it-sub-default/attempt-1/"
+    assert job.job_spec.base_output_directory.output_uri_prefix == "gs://flexrun-staging/runs/it-sub-default/attempt-1"
     assert dict(job.labels) == {
         "flexrun": "run",
         "run_key": "it-sub-default",

@@ -31,6 +31,27 @@ def test_if_generation_match_precondition_is_enforced(recording_cloud: LocalClou
     assert bucket.blob(blob.name).download_as_bytes() == b'{"v": 2}'
 
 
+def test_a_create_only_copy_or_rewrite_onto_an_existing_object_is_refused_as_cloud_storage_does(
+    recording_cloud: LocalCloud,
+) -> None:
+    """fake-gcs-server alone would replace the object; local/standins/gcsguard.py answers 412 for it."""
+    bucket = recording_cloud.storage_client().bucket(topology.PACKAGE_BUCKET)
+    source, target = bucket.blob(f"packages/{uuid.uuid4().hex}.tar.gz"), f"deployable/{uuid.uuid4().hex} copy.tar.gz"
+    source.upload_from_string(b"validated bytes")
+    bucket.copy_blob(source, bucket, target, if_generation_match=0)  # absent: created
+    bucket.blob(source.name).upload_from_string(b"a later upload")
+
+    with pytest.raises(PreconditionFailed):
+        bucket.copy_blob(bucket.blob(source.name), bucket, target, if_generation_match=0)
+    with pytest.raises(PreconditionFailed):
+        bucket.blob(target).rewrite(bucket.blob(source.name), if_generation_match=0)
+    assert bucket.blob(target).download_as_bytes() == b"validated bytes"
+    current = bucket.get_blob(target)
+    assert current is not None
+    bucket.copy_blob(bucket.blob(source.name), bucket, target, if_generation_match=current.generation)
+    assert bucket.blob(target).download_as_bytes() == b"a later upload"
+
+
 def test_slack_receiver_records_what_the_webhook_client_posts(recording_cloud: LocalCloud) -> None:
     text = f"run {uuid.uuid4().hex} succeeded"
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]

@@ -29,7 +29,7 @@ def plan(**changes) -> RunPlan:
         region="us-central1",
         max_wait_seconds=1800,
         timeout_seconds=3600,
-        output_uri="gs://s/runs/x/attempt-1/",
+        output_uri="gs://s/runs/x/attempt-1",
         service_account="sa@p.iam.gserviceaccount.com",
         correlation_id="Msg 77",
         args=("--epochs", "2"),
@@ -56,7 +56,7 @@ def test_gpu_and_outputs_are_set():
     spec = build_custom_job(plan()).job_spec
     pool = spec.worker_pool_specs[0]
     assert pool.machine_spec.accelerator_type == aiplatform_v1.AcceleratorType.NVIDIA_L4
-    assert spec.base_output_directory.output_uri_prefix == "gs://s/runs/x/attempt-1/"
+    assert spec.base_output_directory.output_uri_prefix == "gs://s/runs/x/attempt-1"
     assert spec.service_account == "sa@p.iam.gserviceaccount.com"
 
 

@@ -93,8 +93,9 @@ class Workload:
         spec_env = (self._package or self._container).get("env", [])
         env.update({item["name"]: str(item.get("value", "")) for item in spec_env})
         if self._output_prefix:
-            # CustomJobSpec.baseOutputDirectory: AIP_MODEL_DIR = <baseOutputDirectory>/model/ etc.
-            prefix = self._output_prefix.rstrip("/")
+            # CustomJobSpec.baseOutputDirectory: AIP_MODEL_DIR = <baseOutputDirectory>/model/ etc. Whether
+            # Vertex drops a trailing slash of the base is not documented: the less convenient case, kept.
+            prefix = self._output_prefix
             env["AIP_MODEL_DIR"] = f"{prefix}/model/"
             env["AIP_CHECKPOINT_DIR"] = f"{prefix}/checkpoints/"
             env["AIP_TENSORBOARD_LOG_DIR"] = f"{prefix}/logs/"
