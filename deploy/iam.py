@@ -69,6 +69,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "roles/logging.configWriter": frozenset({f"logging.sinks.{v}" for v in ("create", "get", "update")}),
     "roles/logging.logWriter": frozenset({"logging.logEntries.create"}),
     "roles/cloudquotas.viewer": frozenset({"cloudquotas.quotas.get"}),
+    "roles/artifactregistry.admin": frozenset(
+        {f"artifactregistry.repositories.{v}" for v in ("create", "get", "uploadArtifacts", "downloadArtifacts")}
+    ),
     **{role: frozenset(permissions) for role, permissions in CUSTOM_ROLES.items()},
 }
 
@@ -139,6 +142,8 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(B, "roles/logging.logWriter", "project", By.SETUP, "the build's own log (CLOUD_LOGGING_ONLY)"),
     Binding(B, "roles/storage.objectUser", "bucket", By.SETUP, "upload the trainer (--no-clobber reads first)",
             prefixes=("packages/",)),
+    Binding(B, "roles/artifactregistry.admin", "project", By.SETUP,
+            "the trainer image's repository (created by the first build) and its pushes"),
 )  # fmt: skip
 
 # The calls each identity makes. The functions' and the trainer's are checked against their code.
@@ -174,6 +179,8 @@ CALLS: tuple[Call, ...] = (
     Call(Identity.PUBSUB_AGENT, "acknowledge the dead-lettered message", "pubsub.subscriptions.consume",
          "roles/pubsub.subscriber"),
     Call(Identity.SINK_WRITER, "publish job log entries", "pubsub.topics.publish", "roles/pubsub.publisher"),
+    Call(B, "`docker push` of the trainer image", "artifactregistry.repositories.uploadArtifacts",
+         "roles/artifactregistry.admin"),
 )  # fmt: skip
 
 # Client methods (google-cloud-storage, aiplatform_v1, pubsub, secretmanager, cloudquotas) → permissions.
@@ -224,6 +231,8 @@ GCLOUD_PERMISSIONS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("logging", "sinks", "create"): ("logging.sinks.create",),
     ("logging", "sinks", "update"): ("logging.sinks.update",),
     ("storage", "cp"): ("storage.objects.create", "storage.objects.get"),
+    ("artifacts", "repositories", "describe"): ("artifactregistry.repositories.get",),
+    ("artifacts", "repositories", "create"): ("artifactregistry.repositories.create",),
 }  # fmt: skip
 
 

@@ -92,6 +92,11 @@ def test_every_gcloud_command_of_the_build_is_known_and_granted_to_the_build(inv
         assert set(needed) <= granted, (invocation.step, sorted(set(needed) - granted))
 
 
+def test_an_image_push_of_the_build_is_granted_to_the_build(steps):
+    if any("docker push " in step.script for step in steps):
+        assert "artifactregistry.repositories.uploadArtifacts" in iam.permissions_of(iam.Identity.BUILD)
+
+
 def _build_grants() -> set[tuple[str, str, str]]:
     found = set()
     for invocation in _unsubstituted_invocations():

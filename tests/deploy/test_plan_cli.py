@@ -41,7 +41,7 @@ def test_plan_prints_each_functions_environment_with_the_projects_values(capsys)
     assert main(["plan", "--project", "acme-ml", "--env-only"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    start = lines.index("# job-state") + 1
+    start = lines.index("# submit-run") + 1
     block = lines[start : next(i for i in range(start, len(lines)) if not lines[i].startswith("#   "))]
     assert "#   VERTEX_AI_SERVICE_ACCOUNT=flexrun-trainer@acme-ml.iam.gserviceaccount.com" in block
     assert "#   MONGODB_URL <- secret flexrun-mongodb-url:latest" in block

@@ -51,4 +51,4 @@ def test_the_state_file_names_each_functions_variables_without_their_values(reco
     state = json.loads((recording_cloud.state_dir / "cloud.json").read_text())
     assert state["function_variables"]["validate-package"] == sorted(recording_cloud.function_envs["validate-package"])
     assert "VERTEX_AI_SERVICE_ACCOUNT" not in state["function_variables"]["validate-package"]
-    assert "VERTEX_AI_SERVICE_ACCOUNT" in state["function_variables"]["job-state"]
+    assert "VERTEX_AI_SERVICE_ACCOUNT" in state["function_variables"]["submit-run"]
