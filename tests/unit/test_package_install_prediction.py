@@ -90,6 +90,17 @@ CORPUS: dict[str, tuple[object, str]] = {
         "dynamic_metadata",
     ),
     "setup.py passes **options": (lambda: with_files(("setup.py", SETUP + b"setup(**OPTIONS)\n")), "dynamic_metadata"),
+    "poetry metadata outside [project]": (
+        lambda: with_files(
+            (
+                "pyproject.toml",
+                b'[build-system]\nrequires = ["poetry-core"]\nbuild-backend = "poetry.core.masonry.api"\n'
+                b'[tool.poetry]\nname = "flexrun-trainer"\nversion = "0.1.0"\n'
+                b'[tool.poetry.dependencies]\ntensorflow-cpu = "*"\n',
+            )
+        ),
+        "unchecked_build_backend",
+    ),
     "name not a distribution name": (lambda: sdist(metadata=pkg_info(name="-bad name-")), "bad_name"),
     # the image's pins
     "requirement excludes the image's numpy": (lambda: sdist(requires=("numpy<1.20",)), "pin_conflict"),
