@@ -25,6 +25,7 @@ class FailureClass(StrEnum):
     TIMEOUT = "timeout"
     CREDENTIALS = "credentials"
     PACKAGE_IMPORT_ERROR = "package_import_error"
+    PACKAGE_INSTALL = "package_install"
     TRAINER_CONFIG = "trainer_config"
     DATA_PROBLEM = "data_problem"
     TRAINER_ERROR = "trainer_error"
@@ -68,6 +69,8 @@ _HINTS = {
     FailureClass.CREDENTIALS: "Credentials or permissions: check the trainer's service account and its roles.",
     FailureClass.PACKAGE_IMPORT_ERROR: "The trainer package does not import: check its dependencies and the module "
     "name (FLEXRUN_TRAINER_MODULE).",
+    FailureClass.PACKAGE_INSTALL: "The image's launcher did not run the package (65: sha256 mismatch, 69: no "
+    "download, 78: not installable under the image's pins): read its flexrun-launcher log lines.",
     FailureClass.TRAINER_CONFIG: "The trainer refused its arguments or environment (exit 2): check the run "
     "message's args and env.",
     FailureClass.DATA_PROBLEM: "The trainer found a problem in its data (exit 3): read the last error line of its "
@@ -80,13 +83,18 @@ _HINTS = {
 }
 
 # Replica exit codes with one meaning. 127 is the shell's "command not found", 137 is SIGKILL (the
-# kernel's OOM killer); 2 and 3 are the trainer's own (trainer/src/flexrun_trainer/errors.py:
-# EXIT_CONFIG, EXIT_DATA). Any other non-zero code is a TRAINER_ERROR unless the text says more.
+# kernel's OOM killer); 65, 69 and 78 are the launcher's (image/launcher.py); 2 and 3 are the trainer's
+# own (trainer/src/flexrun_trainer/errors.py: EXIT_CONFIG, EXIT_DATA). Any other non-zero code is a
+# TRAINER_ERROR unless the text says more.
 _EXIT_CODES = {
     127: FailureClass.PYTHON_NOT_FOUND,
     137: FailureClass.OUT_OF_MEMORY,
     2: FailureClass.TRAINER_CONFIG,
     3: FailureClass.DATA_PROBLEM,
+    # image/launcher.py's own statuses (sysexits.h), before the trainer starts.
+    65: FailureClass.PACKAGE_INSTALL,
+    69: FailureClass.PACKAGE_INSTALL,
+    78: FailureClass.PACKAGE_INSTALL,
 }
 
 # google.rpc.Code (google/rpc/code.proto) of a job's error or a refused call.

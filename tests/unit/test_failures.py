@@ -31,6 +31,8 @@ from shared.runs.states import RunState, from_vertex
         (messages.replica_exit(3, "p", "1"), FailureClass.DATA_PROBLEM),
         (messages.replica_exit(2, "p", "1"), FailureClass.TRAINER_CONFIG),
         (messages.replica_exit(1, "p", "1"), FailureClass.TRAINER_ERROR),
+        (messages.replica_exit(65, "p", "1"), FailureClass.PACKAGE_INSTALL),  # the launcher: sha256 mismatch
+        (messages.replica_exit(78, "p", "1"), FailureClass.PACKAGE_INSTALL),  # the launcher: install refused
         ("something nobody has seen before", FailureClass.UNKNOWN),
     ],
 )
