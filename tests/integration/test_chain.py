@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from deploy import topology
+from deploy.spec import FUNCTIONS, LOCAL_ENDPOINTS
 from local.demo import chain
 from local.services.cloud import LocalCloud
+from shared.config.settings import Settings
 from shared.packages.manifest import SCHEMA_VERSION as MANIFEST_SCHEMA_VERSION
 from shared.polling import poll
 from shared.runs.states import history
@@ -116,3 +118,38 @@ def test_run_message_that_is_not_json_is_acknowledged_and_recorded(local_cloud: 
     assert "not UTF-8 JSON" in found["error"]
     time.sleep(1)  # had it been nacked, the bridge would redeliver it within this second
     assert rejected.count_documents({"function": "submit-run", "reason_code": "invalid_event"}) == 1
+
+
+def _process_environment(pid: int) -> set[str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return {item.split(b"=", 1)[0].decode() for item in raw.split(b"\0") if item}
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads a process's environment from /proc")
+def test_each_function_process_runs_with_exactly_its_deploy_specs_settings(local_cloud: LocalCloud):
+    settings = {name.upper() for name in Settings.model_fields}
+    for spec in FUNCTIONS:
+        process = local_cloud.process(spec.name)
+        assert process.pid is not None
+        seen = _process_environment(process.pid) & settings
+        expected = set(spec.env) | {s.env for s in spec.secrets if s.env in local_cloud.env}
+        expected |= {name for name in LOCAL_ENDPOINTS if name in local_cloud.env} & settings
+        assert seen - set(local_cloud.function_env) == expected, spec.name
+
+
+def test_the_job_runs_as_the_trainer_account_and_writes_under_a_base_without_trailing_slash(
+    finished_run: dict[str, Any], local_cloud: LocalCloud
+):
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import aiplatform_v1
+
+    client = aiplatform_v1.JobServiceClient(
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        transport="rest",
+        client_options={"api_endpoint": local_cloud.env["VERTEX_AI_API_ENDPOINT"]},
+    )
+    job = client.get_custom_job(name=finished_run["job_name"])
+    trainer = local_cloud.function_envs["submit-run"]["VERTEX_AI_SERVICE_ACCOUNT"]
+    assert job.job_spec.service_account == trainer
+    base = job.job_spec.base_output_directory.output_uri_prefix
+    assert base == finished_run["output_uri"] and not base.endswith("/")
