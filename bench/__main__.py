@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.measurement import Measurement
 
 # Each module has `run() -> list[Measurement]`; they run in this order, each in this process.
-MODULES = ("bench.cold_start", "bench.validation", "bench.submit", "bench.chain", "bench.trainer")
+MODULES = ("bench.cold_start", "bench.validation", "bench.submit", "bench.chain", "bench.trainer", "bench.gpu")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 

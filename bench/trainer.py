@@ -32,29 +32,38 @@ def run() -> list[Measurement]:
         wall = _wall([str(TRAINER_PYTHON), "-m", "flexrun_trainer.task", "--output-dir", out])
         metrics = json.loads((Path(out) / "metrics.json").read_text())
     training = metrics["training"]
-    overall = metrics["evaluation"]["overall"]
-    model, naive = overall["model"], overall["naive_last_value"]
+    evaluation = metrics["evaluation"]
+    overall = evaluation["overall"]
+    model, naive, majority = overall["model"], overall["naive_last_value"], overall["majority_direction"]
+    test = overall["tests"]["naive_last_value"]
     throughput = f"{training['samples_per_second']:.0f} samples/s, {training['epochs_run']} epochs"
     return [
+        # The wall-time goal that used to be a test assertion (60 s): now a ratio to TensorFlow's import.
         Measurement(
-            "trainer wall time, default config (CPU)", wall, "import tensorflow", import_only, "s", note=throughput
+            "trainer wall time, default config (CPU)",
+            wall,
+            "import tensorflow",
+            import_only,
+            "s",
+            goal="<= 6.0",
+            note=throughput,
         ),
         Measurement(
-            "trainer test RMSE vs naive last value",
-            model["rmse"],
-            "naive RMSE",
-            naive["rmse"],
-            "$",
-            goal="<= 1.0",
-            note="below 1: the model beats the naive forecast",
-        ),
-        Measurement(
-            "trainer directional accuracy vs naive",
-            model["directional_accuracy"],
+            "trainer test RMSE of returns vs naive",
+            model["rmse_return"],
             "naive",
-            naive["directional_accuracy"],
+            naive["rmse_return"],
+            "",
+            goal="<= 1.0",
+            note=f"vs naive: gain {test['gain']:+.1%} of MSE, p={test['p_value']:.3f}; {evaluation['verdict']}",
+        ),
+        Measurement(
+            "trainer directional accuracy vs majority",
+            model["directional_accuracy"],
+            "majority direction",
+            majority["directional_accuracy"],
             "",
             goal=">= 1.0",
-            note=f"up-day share {overall['up_day_share']:.3f}: the 'always up' score",
+            note=f"up-day share {overall['up_day_share']:.3f}",
         ),
     ]

@@ -33,11 +33,11 @@ def logs_url(project: str, job_id: str) -> str:
     )
 
 
-def replica_exit(status: int, project: str, job_id: str, detail: str = "") -> str:
+def replica_exit(status: int, project: str, job_id: str, detail: str = "", replica: str = "workerpool0-0") -> str:
     """Vertex's text for a replica that exited non-zero (google.rpc code 3 in the job's error)."""
     reason = f" Termination reason: Error. {detail}".rstrip() if detail else ""
     return (
-        f"The replica workerpool0-0 exited with a non-zero status of {status}.{reason} "
+        f"The replica {replica} exited with a non-zero status of {status}.{reason} "
         f"To find out more about why your job exited please check the logs: {logs_url(project, job_id)}"
     )
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local.standins.vertex import messages
+from local.standins.vertex import messages, replicas
 from local.standins.vertex.capacity import CapacityPool
 from local.standins.vertex.environments import EnvironmentCache, InstallFailed
 from local.standins.vertex.logsink import LogSink
@@ -59,7 +59,8 @@ class JobRunner:
         self._stop = threading.Event()  # cancel or shutdown: stop advancing
         self._shutting_down = False
         self._lock = threading.Lock()  # orders state changes against cancel()
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | None = None  # the chief (workerpool0-0)
+        self._others = replicas.Others()  # every other replica of a multi-replica job
         self._holding: str | None = None
         self._ending = False  # the end is decided (lines written), its state not stored yet
 
@@ -189,6 +190,11 @@ class JobRunner:
         workdir.mkdir(parents=True, exist_ok=True)
         env = self._work.replica_env(self._ctx.project, self._ctx.storage_emulator_host, bin_dir)
         env["TMPDIR"] = str(self._dir / "tmp")  # a container's /tmp is its own: the launcher's venv goes there
+        slots = replicas.slots(self._work.pools)
+        job = {"python_module": self._work.python_module, "package_uris": self._work.package_uris}
+        cluster = replicas.cluster_env(slots, {**job, "job_args": self._work.args}) if len(slots) > 1 else {}
+        if cluster:
+            env.update(cluster[replicas.Slot(0, 0)])
         with open(self._replica_log, "a") as out:
             shown = ["python3", *command[1:]] if Path(command[0]).name.startswith("python") else command
             out.write("Running command: " + " ".join(shown) + "\n")
@@ -206,6 +212,9 @@ class JobRunner:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
+                self._others.start(
+                    lambda pool: replicas.pool_command(command, self._work.pools[pool]), workdir, env, cluster
+                )
             log("INFO", "replica started", job_id=self.job_id, pid=self._process.pid, command=command[1:3])
             timed_out = False
             try:
@@ -214,7 +223,16 @@ class JobRunner:
                 timed_out = True
                 self._kill()
                 code = self._process.wait()
-        log("INFO", "replica exited", job_id=self.job_id, code=code, timed_out=timed_out)
+            replica = "workerpool0-0"
+            if code == 0 and not timed_out and self._others.processes:
+                try:
+                    failed = self._others.wait(max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    timed_out, failed = True, None
+                if failed:
+                    replica, code = failed[0].task_name, failed[1]
+            self._kill()  # a replica left running after the chief failed (or another one did)
+        log("INFO", "replica exited", job_id=self.job_id, code=code, timed_out=timed_out, replica=replica)
         with self._lock:
             if self._shutting_down:
                 return
@@ -226,9 +244,14 @@ class JobRunner:
                 self._finish("JOB_STATE_SUCCEEDED", "INFO")
             else:
                 status = code if code > 0 else 128 - code  # killed by signal N reads as 128+N
-                self._fail_locked(3, messages.replica_exit(status, self._ctx.project, self.job_id))
+                self._fail_locked(3, messages.replica_exit(status, self._ctx.project, self.job_id, replica=replica))
 
     def _kill(self) -> None:
+        for pid in self._others.pids():
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         process = self._process
         if process is None or process.poll() is not None:
             return

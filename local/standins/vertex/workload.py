@@ -29,7 +29,8 @@ class Workload:
         self.name: str = job["name"]
         spec = job.get("jobSpec", {})
         self.scheduling: dict[str, Any] = spec.get("scheduling", {})
-        self._pool: dict[str, Any] = spec.get("workerPoolSpecs", [{}])[0]
+        self.pools: list[dict[str, Any]] = list(spec.get("workerPoolSpecs", [{}]))
+        self._pool: dict[str, Any] = self.pools[0]
         self._package: dict[str, Any] = self._pool.get("pythonPackageSpec", {})
         self._container: dict[str, Any] = self._pool.get("containerSpec", {})
         self._output_prefix: str | None = spec.get("baseOutputDirectory", {}).get("outputUriPrefix")

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from flexrun_trainer.distribute import Cluster, make_strategy, strategy_name
 from flexrun_trainer.logs import get_logger
 
 
@@ -30,13 +31,16 @@ class Device:
     deterministic: bool
     tensorflow_version: str
     keras_version: str
+    strategy: str = "default"  # the tf.distribute strategy's class name
+    replicas_in_sync: int = 1  # devices across all workers that each take a slice of every batch
+    workers: int = 1  # processes in the cluster (Vertex replicas)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
 
 
-def configure(seed: int) -> Device:
-    """Seed everything, pick the device and its numeric policy. Call before building the model."""
+def configure(seed: int, cluster: Cluster) -> tuple[Device, Any]:
+    """Seed everything, pick the devices, the strategy and the numeric policy; before any model exists."""
     import tensorflow as tf
 
     keras = tf.keras
@@ -44,7 +48,9 @@ def configure(seed: int) -> Device:
     for gpu in gpus:
         # Grow on demand: the model is tiny and the GPU may be shared with other processes.
         tf.config.experimental.set_memory_growth(gpu, True)
-    keras.utils.set_random_seed(seed)  # python, numpy and TensorFlow generators
+    # The strategy comes before any op: MultiWorkerMirroredStrategy must start the cluster first.
+    strategy = make_strategy(cluster, len(gpus))
+    keras.utils.set_random_seed(seed)  # python, numpy and TensorFlow generators; the same on every worker
     mixed = False
     name = platform.processor() or platform.machine() or "cpu"
     if gpus:
@@ -58,7 +64,7 @@ def configure(seed: int) -> Device:
         # deterministic and we keep their speed.
         tf.config.experimental.enable_op_determinism()
     version = getattr(keras, "__version__", None) or getattr(keras, "version", lambda: "?")()
-    return Device(
+    device = Device(
         type="GPU" if gpus else "CPU",
         name=name,
         gpu_count=len(gpus),
@@ -66,10 +72,19 @@ def configure(seed: int) -> Device:
         deterministic=not gpus,
         tensorflow_version=tf.__version__,
         keras_version=str(version),
+        strategy=strategy_name(strategy),
+        replicas_in_sync=int(strategy.num_replicas_in_sync),
+        workers=cluster.replicas,
     )
+    return device, strategy
 
 
-def build(window: int, n_features: int, units: int, learning_rate: float, device: Device) -> Any:
+def build(window: int, n_features: int, units: int, learning_rate: float, device: Device, strategy: Any) -> Any:
+    with strategy.scope():  # variables mirrored on every replica
+        return _build(window, n_features, units, learning_rate, device)
+
+
+def _build(window: int, n_features: int, units: int, learning_rate: float, device: Device) -> Any:
     import tensorflow as tf
 
     keras = tf.keras
@@ -96,7 +111,11 @@ def dataset(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: int | N
     ds = tf.data.Dataset.from_tensor_slices((x, y.reshape(-1, 1)))
     if shuffle_seed is not None:
         ds = ds.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    # In-memory data has no files to split: every worker builds the same seeded batches and keeps its
+    # slice of each (DATA sharding), so the global batch is the one a single worker would see.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 @dataclass(frozen=True)
@@ -110,6 +129,7 @@ class Trained:
     samples_per_second: float
     parameters: int
     xla: bool
+    global_batch_size: int
 
 
 def train(
@@ -121,11 +141,20 @@ def train(
     batch_size: int,
     patience: int,
     seed: int,
+    strategy: Any = None,
+    workers: int = 1,
 ) -> Trained:
+    """Train with batch_size per replica: the global batch is batch_size x the replicas in sync."""
     import tensorflow as tf
 
     keras = tf.keras
     log = get_logger()
+    replicas = int(strategy.num_replicas_in_sync) if strategy is not None else 1
+    global_batch = batch_size * replicas
+
+    def epoch_done(epoch: int, loss: float, val_loss: float, seconds: float) -> None:
+        extra = {"event": "epoch", "epoch": epoch + 1, "loss": loss, "val_loss": val_loss, "seconds": round(seconds, 3)}
+        log.info("epoch done", extra=extra)
 
     class EpochLog(keras.callbacks.Callback):  # type: ignore[misc,name-defined]
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
@@ -133,29 +162,30 @@ def train(
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             logs = logs or {}
-            log.info(
-                "epoch done",
-                extra={
-                    "event": "epoch",
-                    "epoch": epoch + 1,
-                    "loss": float(logs.get("loss", np.nan)),
-                    "val_loss": float(logs.get("val_loss", np.nan)),
-                    "seconds": round(time.perf_counter() - self.t0, 3),
-                },
-            )
+            loss, val = float(logs.get("loss", np.nan)), float(logs.get("val_loss", np.nan))
+            epoch_done(epoch, loss, val, time.perf_counter() - self.t0)
 
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    train_ds = dataset(*train_xy, global_batch, shuffle_seed=seed)
+    val_ds = dataset(*val_xy, global_batch * 4, shuffle_seed=None)
     t0 = time.perf_counter()
-    history = model.fit(
-        dataset(*train_xy, batch_size, shuffle_seed=seed),
-        validation_data=dataset(*val_xy, batch_size * 4, shuffle_seed=None),
-        epochs=epochs,
-        callbacks=[stop, EpochLog()],
-        shuffle=False,  # the tf.data pipeline already shuffles, with its own seed
-        verbose=0,
-    )
+    if workers > 1:
+        from flexrun_trainer.loop import fit_distributed
+
+        val_losses = fit_distributed(
+            model, strategy, train_ds, val_ds, epochs=epochs, patience=patience, on_epoch=epoch_done
+        )
+    else:
+        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+        history = model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            callbacks=[stop, EpochLog()],
+            shuffle=False,  # the tf.data pipeline already shuffles, with its own seed
+            verbose=0,
+        )
+        val_losses = [float(v) for v in history.history["val_loss"]]
     seconds = time.perf_counter() - t0
-    val_losses = [float(v) for v in history.history["val_loss"]]
     epochs_run = len(val_losses)
     best = int(np.argmin(val_losses))
     return Trained(
@@ -168,8 +198,14 @@ def train(
         samples_per_second=len(train_xy[0]) * epochs_run / seconds if seconds > 0 else 0.0,
         parameters=int(model.count_params()),
         xla=bool(getattr(model, "jit_compile", False)),
+        global_batch_size=global_batch,
     )
 
 
-def predict(model: Any, x: np.ndarray) -> np.ndarray:
-    return np.asarray(model.predict(x, batch_size=1024, verbose=0), np.float64).reshape(-1)
+def predict(model: Any, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Plain forward passes on this process's copy of the weights: no collective, so it works the same
+    under every strategy (Keras 3's `predict` shares `fit`'s multi-worker failure)."""
+    if len(x) == 0:
+        return np.zeros(0)
+    parts = [np.asarray(model(x[i : i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
+    return np.concatenate(parts).astype(np.float64).reshape(-1)

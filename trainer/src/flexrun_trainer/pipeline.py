@@ -7,6 +7,8 @@ TensorFlow's import and a GPU's warm-up.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -18,6 +20,7 @@ import pandas as pd
 from flexrun_trainer import DIST_NAME, __version__
 from flexrun_trainer.config import TrainConfig
 from flexrun_trainer.data import load_prices, stale_symbols
+from flexrun_trainer.distribute import cluster_from_env
 from flexrun_trainer.errors import DataError
 from flexrun_trainer.logs import get_logger
 from flexrun_trainer.metrics import TrainingFacts, evaluate
@@ -70,7 +73,16 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
     phases = _Phases()
     log.info("run started", extra={"event": "run_started", "version": __version__, "config": cfg.as_dict()})
 
-    out = OutputDir(cfg.output_dir)
+    cluster = cluster_from_env(env)
+    scratch = None
+    target = cfg.output_dir
+    if not cluster.is_chief:
+        # Every replica runs the same steps (each collective needs them all), but only the chief's
+        # files are published: the others write into a scratch directory that is thrown away.
+        scratch = tempfile.mkdtemp(prefix="flexrun-worker-")
+        target = scratch
+        log.info("not the chief: outputs are discarded", extra={"event": "replica", **cluster.as_dict()})
+    out = OutputDir(target)
     try:
         out.clear_success()
         frame, source = load_prices(
@@ -92,10 +104,10 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
 
         from flexrun_trainer import model as tfmodel  # the first TensorFlow import happens here
 
-        device = tfmodel.configure(cfg.seed)
+        device, strategy = tfmodel.configure(cfg.seed, cluster)
         t = phases.done("import_tensorflow", t, device=device.as_dict())
 
-        net = tfmodel.build(cfg.window, len(FEATURES), cfg.units, cfg.learning_rate, device)
+        net = tfmodel.build(cfg.window, len(FEATURES), cfg.units, cfg.learning_rate, device, strategy)
         trained = tfmodel.train(
             net,
             (scaler.x(split.train.x), scaler.y(split.train.y)),
@@ -104,6 +116,8 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
             batch_size=cfg.batch_size,
             patience=cfg.patience,
             seed=cfg.seed,
+            strategy=strategy,
+            workers=device.workers,
         )
         t = phases.done(
             "train", t, epochs_run=trained.epochs_run, samples_per_second=round(trained.samples_per_second, 1)
@@ -169,6 +183,9 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
                 "samples_per_second": round(trained.samples_per_second, 1),
                 "duration_seconds": round(trained.seconds, 3),
                 "device": {**device.as_dict(), "xla": trained.xla},
+                "batch_size_per_replica": cfg.batch_size,
+                "global_batch_size": trained.global_batch_size,
+                "replica": cluster.as_dict(),
             },
             "evaluation": evaluation,
             "outcome": outcome_document(0),
@@ -189,6 +206,8 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
         return metrics
     finally:
         out.cleanup()
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _predictions(

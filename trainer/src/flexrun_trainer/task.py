@@ -58,7 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         failure = outcome.document(EXIT_UNEXPECTED, exc)
     if failure is None:
         return EXIT_OK
-    target = _output_dir(argv)
+    from flexrun_trainer.distribute import cluster_from_env
+
+    try:
+        chief = cluster_from_env(os.environ).is_chief
+    except TrainerError:
+        chief = True  # a broken TF_CONFIG: say so where the run's outputs go
+    target = _output_dir(argv) if chief else ""  # one replica reports, as one writes outputs
     if target and not outcome.write_failure(target, failure):
         log.warning("could not write outcome.json", extra={"event": "outcome_not_written", "output_dir": target})
     exit_code = failure["exit_code"]
