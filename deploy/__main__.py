@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(iam_docs.render_markdown() if args.markdown else iam_docs.render_setup())
         return 0
     if args.command == "cloudbuild":
-        from deploy import generate as generator
+        from deploy import cloudbuild_file as generator
         from deploy.cloudbuild import CLOUDBUILD_YAML
 
         if args.check:

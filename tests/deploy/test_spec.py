@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy import code_scan, generate
+from deploy import cloudbuild_file, code_scan, generate
 from deploy.plan import function_env
 from deploy.spec import FUNCTIONS, LEFT_AT_DEFAULT, LOCAL_ENDPOINTS, FunctionSpec, Trigger, function, local_env
 from tests.deploy.conftest import TEST_BUCKET, TEST_PROJECT
@@ -16,13 +16,13 @@ def _given(spec: FunctionSpec) -> set[str]:
 
 
 def test_cloudbuild_yaml_is_what_the_deploy_spec_generates():
-    assert generate.check() is None, generate.check()
+    assert cloudbuild_file.check() is None, cloudbuild_file.check()
 
 
 def test_a_spec_change_not_written_to_cloudbuild_yaml_is_caught(monkeypatch):
     changed = FunctionSpec(**{**vars(FUNCTIONS[0]), "timeout_seconds": 61})
     monkeypatch.setattr(generate, "FUNCTIONS", (changed, *FUNCTIONS[1:]))
-    assert generate.check() is not None
+    assert cloudbuild_file.check() is not None
 
 
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
