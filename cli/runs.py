@@ -3,7 +3,7 @@
     flexrun runs list [--limit N]
     flexrun runs show RUN_KEY [--attempt N]
     flexrun runs compare RUN_A RUN_B
-    flexrun runs reconcile [--older-than MINUTES]
+    flexrun runs reconcile [--older-than MINUTES]   (and refresh the quota snapshot, as the scheduled tick does)
     flexrun cost --month 2026-11
 
 It reads the same settings as the functions (MONGODB_URL and/or SUPABASE_URL + SUPABASE_KEY; with
@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
                 older_than=timedelta(minutes=args.older_than),
             )
             text = f"checked {report.checked}, advanced {len(report.advanced)}, failed {len(report.failed)}"
+            snapshot = wiring.refresh_quota_snapshot(settings)  # what the scheduled tick does after it
+            text += f"; quota snapshot {'refreshed' if snapshot else 'not refreshed (see the log)'}"
     except (FlexrunError, ValueError) as exc:
         print(f"flexrun: {exc}", file=sys.stderr)
         return 1

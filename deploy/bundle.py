@@ -42,6 +42,7 @@ IMPORT_PROVIDERS: dict[str, str] = {
     "google.auth": "google-cloud-storage",
     "google.protobuf": "google-events",
     "google.cloud.aiplatform_v1": "google-cloud-aiplatform",
+    "google.cloud.cloudquotas_v1": "google-cloud-quotas",
     "google.cloud.aiplatform": "google-cloud-aiplatform",
     "pydantic": "pydantic",
     "pydantic_settings": "pydantic-settings",

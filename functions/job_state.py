@@ -30,7 +30,8 @@ def on_job_state_changed(event: CloudEvent) -> None:
 
 @functions_framework.cloud_event
 def on_reconcile_requested(event: CloudEvent) -> None:
-    """Cloud Scheduler → Pub/Sub tick: repair runs whose log events were lost (shared/runs/reconcile.py)."""
+    """Cloud Scheduler → Pub/Sub tick: repair runs whose log events were lost (shared/runs/reconcile.py),
+    then refresh the quota snapshot submit-run plans with (shared/quotas/refresh.py; never raises)."""
     from shared.runs.reconcile import reconcile_open_runs
 
     settings = get_settings()
@@ -42,3 +43,4 @@ def on_reconcile_requested(event: CloudEvent) -> None:
         notifier=wiring.notifier(settings),
         publisher=wiring.run_requests_publisher(settings),
     )
+    wiring.refresh_quota_snapshot(settings)

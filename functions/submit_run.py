@@ -8,6 +8,7 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from shared.cloud import wiring
+from shared.cloud.lazy import Lazy
 from shared.config import logs
 from shared.config.settings import get_settings
 from shared.events.cloudevents import parse_pubsub_message
@@ -31,6 +32,8 @@ def on_run_requested(event: CloudEvent) -> None:
             manifest=manifest,
             jobs_for_region=wiring.jobs_for_region(settings),
             store=wiring.run_store(settings),
+            quota_snapshot=lambda: wiring.quota_snapshot(settings),
+            notifier=Lazy(lambda: wiring.notifier(settings)),  # only a run refused before any job is announced here
         )
         logs.info(f"run request {outcome.action}", job_name=outcome.job_name)
 

@@ -51,6 +51,17 @@ def publisher_client() -> pubsub_v1.PublisherClient:
     return pubsub_v1.PublisherClient()
 
 
+@functools.lru_cache(maxsize=2)
+def cloud_quotas_client(endpoint: str | None) -> Any:
+    """Cloud Quotas (the reconciler's quota snapshot); `http://` = the local project-APIs stand-in."""
+    from google.cloud import cloudquotas_v1
+
+    if endpoint and endpoint.startswith("http://"):
+        options = {"api_endpoint": endpoint}
+        return cloudquotas_v1.CloudQuotasClient(credentials=_anonymous(), transport="rest", client_options=options)
+    return cloudquotas_v1.CloudQuotasClient(transport="rest")
+
+
 @functools.lru_cache(maxsize=4)
 def mongo_database(url: str | SecretStr) -> Any:
     import pymongo

@@ -92,3 +92,18 @@ def run_requests_publisher(settings: Settings) -> TopicPublisher:
     """The run-requests topic, where job-state hands a capacity fallback's next attempt to submit-run."""
     topic = f"projects/{settings.gcp_project_id}/topics/{settings.flexrun_run_requests_topic}"
     return TopicPublisher(clients.publisher_client(), topic)
+
+
+def quota_snapshot(settings: Settings) -> Any:
+    """The stored quota snapshot (None: none yet, unreadable or malformed); read when a run is planned."""
+    from shared.quotas.snapshot import read_snapshot
+
+    return read_snapshot(package_bucket(settings), settings.flexrun_quota_snapshot_object)
+
+
+def refresh_quota_snapshot(settings: Settings) -> Any:
+    """The reconcile tick's quota step (shared/quotas/refresh.py) with its clients."""
+    from shared.quotas.refresh import refresh_quota_snapshot as refresh
+
+    quotas = clients.cloud_quotas_client(settings.flexrun_project_apis_endpoint)
+    return refresh(settings=settings, quotas=quotas, bucket=package_bucket(settings))

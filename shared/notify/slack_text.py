@@ -127,7 +127,16 @@ def run_finished(record: dict[str, Any], today: dt.date | None = None) -> SlackM
         blocks.append(section(why + (f"\n*What to do:* {hint}" if hint else "")))
     if warning := image_warning(record.get("executor_image"), today or dt.datetime.now(dt.UTC).date()):
         blocks.append(section(warning))
+    skipped = [str(step.get("line")) for step in record.get("skipped_steps") or [] if step.get("line")]
+    if skipped:  # steps the quota snapshot ruled out before any job (shared/runs/quota_plan.py)
+        blocks.append(section("*Skipped for quota:*\n" + "\n".join(f"• {line}" for line in skipped)))
     if links := _links(record):
         blocks.append(section(links))
-    text = headline + (f" — {summary}" if summary else "") + (f" — {error[:200]}" if error else "")
+    refused = skipped and not record.get("job_name")  # the error is the same list: say it once
+    text = (
+        headline
+        + (f" — {summary}" if summary else "")
+        + (f" — {'; '.join(skipped)}" if skipped else "")
+        + (f" — {error[:200]}" if error and not refused else "")
+    )
     return SlackMessage(text=text, blocks=blocks)

@@ -34,7 +34,13 @@ class Blocked:
         return f"skipped {self.gpu} @ {self.region}: {self.reason} — request it at {self.request_url}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"step": self.step_label, "region": self.region, "reason": self.reason, "request_url": self.request_url}
+        return {
+            "step": self.step_label,
+            "region": self.region,
+            "reason": self.reason,
+            "request_url": self.request_url,
+            "line": self.line,
+        }
 
 
 def blocked_by_quota(step: Any, snapshot: QuotaSnapshot | None) -> Blocked | None:

@@ -20,9 +20,10 @@ from shared.errors import InvalidRunRequest, PermanentError, TransientError
 from shared.events.cloudevents import PubsubMessage
 from shared.jobs.api_errors import classify
 from shared.jobs.custom_job import RunPlan, build_custom_job
+from shared.notify.slack import Notifier
 from shared.packages.manifest import Manifest
 from shared.polling import PollTimeout, poll
-from shared.runs import continuation, failures
+from shared.runs import continuation, failures, quota_plan
 from shared.runs.failures import FailureClass
 from shared.runs.fallback import Resolved
 from shared.runs.plan import attempt_fields, make_plan, resolve_package, resolve_steps
@@ -270,18 +271,27 @@ _RUN_KEYS = (
     "reason",
     "published_at",
     "trigger",
+    "skipped_steps",
 )
 
 
 def handle_run_request(
-    message: PubsubMessage, *, settings: Settings, manifest: Manifest, jobs_for_region: Any, store: RunStore
+    message: PubsubMessage,
+    *,
+    settings: Settings,
+    manifest: Manifest,
+    jobs_for_region: Any,
+    store: RunStore,
+    quota_snapshot: quota_plan.SnapshotReader | None = None,
+    notifier: Notifier | None = None,
 ) -> SubmitOutcome:
     if continuation.is_continuation(message):
         return handle_continuation(message, settings=settings, jobs_for_region=jobs_for_region, store=store)
     request = parse_run_request(message)
     run_key = request.run_key or default_run_key(message)
     package = resolve_package(request, manifest)
-    steps = resolve_steps(request, settings)
+    chain = resolve_steps(request, settings)
+    steps, skipped = quota_plan.runnable_steps(chain, quota_snapshot, settings)
     run = {
         "run_key": run_key,
         "package_uri": package.uri,
@@ -298,7 +308,14 @@ def handle_run_request(
         "published_at": message.publish_time,
         "trigger": "schedule" if message.attributes.get("schedule") else "message",
     }
+    if skipped:  # on every attempt's record (_RUN_KEYS), so the run's announcement lists them
+        run["skipped_steps"] = quota_plan.skipped_field(skipped)
     logs.bind(run_key=run_key, correlation_id=run["correlation_id"])
+    if not steps:  # every step blocked by quota: refused before any job, with the list
+        if quota_plan.refuse_run(run, chain[0], skipped, store=store, notifier=notifier):
+            return SubmitOutcome("refused", run_key, "", 1)
+        known = store.get(run_key, 1) or {}
+        return SubmitOutcome("duplicate", run_key, known.get("job_name", ""), 1)
     plan = make_plan(run, steps[0], 1, settings)
     fields = attempt_fields(plan, run, [s.as_dict() for s in steps], steps[0].label)
     return submit_attempt(plan, fields, settings=settings, jobs_for_region=jobs_for_region, store=store)

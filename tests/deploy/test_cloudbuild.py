@@ -20,7 +20,7 @@ from tests.deploy.conftest import TEST_BUCKET, TEST_PROJECT
 STORES = {"MONGODB_URL", "SUPABASE_URL", "SUPABASE_KEY"}
 SECRETS_NEEDED = {
     "validate-package": {"SLACK_WEBHOOK_URL"},
-    "submit-run": STORES,
+    "submit-run": STORES | {"SLACK_WEBHOOK_URL"},  # a run refused for quota is announced there
     "job-state": STORES | {"SLACK_WEBHOOK_URL"},
     "reconcile-runs": STORES | {"SLACK_WEBHOOK_URL"},
 }
