@@ -30,7 +30,8 @@ from cli.target import DEFAULT_ENV_FILE, load_target
 def doctor(env_file: str, as_json: bool, functions_account: str, invoker_account: str) -> None:
     """Check that each fallback step can ever run, and that the project is set up for flexrun."""
     from cli.doctor_google import GoogleProbes
-    from shared.doctor import needs, report
+    from deploy import doctor_needs
+    from shared.doctor import report
     from shared.doctor.checks import run_checks
     from shared.errors import FlexrunError
     from shared.runs.plan import resolve_steps
@@ -43,9 +44,8 @@ def doctor(env_file: str, as_json: bool, functions_account: str, invoker_account
         steps = resolve_steps(RunRequest.model_validate(schedule.message), settings)
     except (FlexrunError, ValueError) as exc:
         raise click.ClickException(f"the schedule's request or the fallback chain is invalid: {exc}") from None
-    deployment = needs.deployment(
+    deployment = doctor_needs.deployment(
         settings,
-        schedule=needs.ScheduledJob(schedule.name, schedule.cron, schedule.time_zone, schedule.body.decode()),
         local=os.environ.get("FLEXRUN_LOCAL") == "1",
         functions_account=functions_account,
         invoker_account=invoker_account,

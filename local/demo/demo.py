@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from local.demo import chain
+from local.demo.doctor import DEMO_CHAIN, run_doctor
 from local.services.cloud import REPO_ROOT, LocalCloud
 from shared.runs.states import history
 
@@ -75,13 +76,26 @@ def run_chain(cloud: LocalCloud, work_dir: Path) -> bool:
         f"{entry['validation_seconds']} s) → manifest"
     )
 
+    _say("doctor", "flexrun doctor against the local cloud, after taking one region's DWS L4 quota away")
+    diagnosed = run_doctor(cloud)
+
     run_key = f"demo-{time.strftime('%Y%m%dt%H%M%S')}"
-    _say("3/5 run", f"publish a run message to run-requests (run_key {run_key})")
+    _say("3/5 run", f"publish a run message to run-requests (run_key {run_key}, fallback {' > '.join(DEMO_CHAIN)})")
     message_id = chain.publish_run(
         cloud,
-        {"run_key": run_key, "requested_by": "make demo", "reason": "local demo", "max_wait": 600, "timeout": 1200},
+        {
+            "run_key": run_key,
+            "requested_by": "make demo",
+            "reason": "local demo",
+            "max_wait": 600,
+            "timeout": 1200,
+            "fallback": DEMO_CHAIN,
+        },
     )
-    print(f"published message {message_id}; submit-run creates a FLEX_START CustomJob on the local Vertex AI")
+    print(
+        f"published message {message_id}; submit-run skips the step without quota and creates a FLEX_START "
+        "CustomJob on the local Vertex AI"
+    )
 
     _say("4/5 wait", "the job queues for capacity, runs the trainer, and reports each state change")
     record = chain.wait_for_run(cloud, run_key, timeout=900)
@@ -98,7 +112,8 @@ def run_chain(cloud: LocalCloud, work_dir: Path) -> bool:
     _say("slack", f"{len(messages)} message(s) received by the local webhook")
     for message in messages:
         print(f"  {message.get('text')}")
-    return record.get("state") == "succeeded" and len(messages) == 1
+    skipped = "skipped L4 @ us-east4" in str(messages[0].get("text")) if messages else False
+    return diagnosed and skipped and record.get("state") == "succeeded" and len(messages) == 1
 
 
 def main() -> int:

@@ -185,7 +185,7 @@ class LocalCloud:
                 sd, REPO_ROOT, storage_host, pubsub_host, end_delay_seconds=self.timings.vertex_end_delay
             )
         if "projectapis" in selected:
-            seed = projectapis.initial_state(self.env, _scheduled_job())
+            seed = projectapis.initial_state(self.env)
             tasks["projectapis"] = lambda: projectapis.start_projectapis(sd, REPO_ROOT, seed)
         self.endpoints.update(self._parallel(tasks))
         if "projectapis" in selected:
@@ -369,15 +369,6 @@ class LocalCloud:
         """The payloads posted to the Slack webhook so far, oldest first."""
         with urllib.request.urlopen(f"{self.endpoints['slack']}/_received", timeout=5) as response:
             return [entry["payload"] for entry in json.load(response)]
-
-
-def _scheduled_job() -> Any:
-    """deploy/schedule.json as the Cloud Scheduler job cloudbuild.yaml makes of it."""
-    from cli.schedule import load_schedule
-    from shared.doctor.needs import ScheduledJob
-
-    schedule = load_schedule()
-    return ScheduledJob(schedule.name, schedule.cron, schedule.time_zone, schedule.body.decode())
 
 
 def _lost_a_port_race(error: ProcessStartError) -> bool:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from deploy import doctor_needs
 from local.services.processes import ManagedProcess, free_port, http_probe
 from shared.config.settings import Settings
 from shared.doctor import needs
@@ -41,9 +42,9 @@ def _resource(kind: needs.Kind, name: str, project: str) -> str:
     }[kind]
 
 
-def initial_state(env: Mapping[str, str], schedule: needs.ScheduledJob) -> dict[str, Any]:
+def initial_state(env: Mapping[str, str]) -> dict[str, Any]:
     settings = Settings.model_validate({key.lower(): value for key, value in env.items()})
-    deployment = needs.deployment(settings, schedule=schedule, local=True)
+    deployment = doctor_needs.deployment(settings, local=True)
     project, caller = settings.gcp_project_id, "user:developer@example.com"
     all_metrics = [*metrics.gpu_quota_metrics(), *(f"{metrics.SERVICE}/{m}" for m in OTHER_QUOTAS)]
     bindings = [
@@ -65,7 +66,7 @@ def initial_state(env: Mapping[str, str], schedule: needs.ScheduledJob) -> dict[
             {"quota_id": _quota_id(m), "metric": m, "service": metrics.SERVICE, "values": {"": LOCAL_GPU_QUOTA}}
             for m in all_metrics
         ],
-        "roles": {needs.JOB_SUBMITTER_ROLE.format(project=project): list(deployment.grants[0].permissions)},
+        "roles": {role: list(permissions) for role, permissions in deployment.custom_roles.items()},
         "bindings": bindings,
         "service_accounts": sorted(deployment.identities.values()),
         "secrets": list(deployment.secrets),
@@ -74,8 +75,8 @@ def initial_state(env: Mapping[str, str], schedule: needs.ScheduledJob) -> dict[
                 "name": f"projects/{project}/locations/{deployment.region}/jobs/{job.job_id}",
                 "schedule": job.cron,
                 "time_zone": job.time_zone,
-                "topic": f"projects/{project}/topics/{deployment.topics[0]}",
-                "attributes": {"schedule": job.name},
+                "topic": f"projects/{project}/topics/{job.topic}",
+                "attributes": job.attributes,
             }
             for job in deployment.scheduler_jobs
         ],

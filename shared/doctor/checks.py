@@ -160,7 +160,7 @@ def resource_checks(deployment: Deployment, probes: Probes) -> list[Check]:
         checks.append(_existence(f"subscription {sub}", found, fixes.create_subscription(sub, p)))
     for job in deployment.scheduler_jobs:
         found = functools.partial(probes.scheduler_job_exists, region, job.job_id)
-        fix = fixes.create_scheduler_job(job, p, region, deployment.topics[0])
+        fix = fixes.create_scheduler_job(job, p, region)
         checks.append(_existence(f"scheduler job {job.job_id}", found, fix))
     for secret in deployment.secrets:
         found = functools.partial(probes.secret_exists, secret)
@@ -207,7 +207,7 @@ def _grant_check(deployment: Deployment, grant: Grant, probes: Probes) -> Check:
         ok=not missing,
         detail=(f"holds {', '.join(grant.permissions)}" if not missing else f"lacks {', '.join(missing)}")
         + f" ({grant.why})",
-        fix=fixes.grant_role(grant, account or "", deployment.project) if missing else None,
+        fix=fixes.grant_role(grant, account or "", deployment.project, deployment.custom_roles) if missing else None,
         blocking=grant.who is not Who.YOU,
     )
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from shared.doctor.needs import DEAD_LETTER_TOPIC, JOB_SUBMITTER_ROLE, Grant, Kind, ScheduledJob, Who
+from shared.doctor.needs import DEAD_LETTER_TOPIC, Grant, Kind, ScheduledJob, Who
 
 
 def member(grant: Grant, account: str) -> str:
     return "user:YOUR_EMAIL" if grant.who is Who.YOU else f"serviceAccount:{account}"
 
 
-def grant_role(grant: Grant, account: str, project: str) -> str:
+def grant_role(grant: Grant, account: str, project: str, custom_roles: dict[str, tuple[str, ...]]) -> str:
     who = f"--member={member(grant, account)} --role={grant.role}"
     command = {
         Kind.PROJECT: f"gcloud projects add-iam-policy-binding {project} {who}",
@@ -17,12 +17,12 @@ def grant_role(grant: Grant, account: str, project: str) -> str:
         Kind.TOPIC: f"gcloud pubsub topics add-iam-policy-binding {grant.resource} --project={project} {who}",
         Kind.SECRET: f"gcloud secrets add-iam-policy-binding {grant.resource} --project={project} {who}",
     }[grant.kind]
-    if grant.role == JOB_SUBMITTER_ROLE.format(project=project):
+    if grant.role in custom_roles:
         # A custom role: the binding fails until the role exists (deploy/README.md creates it once).
         role_id = grant.role.rsplit("/", 1)[1]
         command += (
             f"\n  (once per project: gcloud iam roles create {role_id} --project={project} "
-            f"--title='flexrun job submitter' --permissions={','.join(grant.permissions)})"
+            f"--permissions={','.join(custom_roles[grant.role])})"
         )
     return command
 
@@ -65,9 +65,10 @@ def create_secret(secret: str, project: str) -> str:
     return f"printf '%s' \"$VALUE\" | gcloud secrets create {secret} --data-file=- --project={project}"
 
 
-def create_scheduler_job(job: ScheduledJob, project: str, region: str, topic: str) -> str:
+def create_scheduler_job(job: ScheduledJob, project: str, region: str) -> str:
+    attributes = ",".join(f"{key}={value}" for key, value in job.attributes.items())
     return (
         f"gcloud scheduler jobs create pubsub {job.job_id} --project={project} --location={region} "
-        f"--schedule='{job.cron}' --time-zone={job.time_zone} --topic={topic} "
-        f"--message-body='{job.body}' --attributes=schedule={job.name}"
+        f"--schedule='{job.cron}' --time-zone={job.time_zone} --topic={job.topic} "
+        f"--message-body='{job.body}'" + (f" --attributes={attributes}" if attributes else "")
     )

@@ -1,14 +1,15 @@
-"""What a deployed flexrun needs from its project, as data: APIs, resources, and who needs which permission.
+"""What a deployed flexrun needs from its project, in the doctor's terms: APIs, resources, grants.
 
-The one place the doctor's expectations live (deploy/README.md's IAM table, in checkable form): the
-local cloud's stand-in is seeded from it too, so a fresh local cloud passes the doctor. Each grant
-names the permissions `testIamPermissions` is asked about and the role whose binding fixes it.
-Names default to cloudbuild.yaml's substitutions (_FUNCTIONS_SA, _INVOKER_SA, _TRAINER_SA, secrets).
+The deployed identities' grants and the scheduler jobs come from the deploy's own data (deploy/iam.py,
+deploy/spec.py) through deploy/doctor_needs.py, which shared/ cannot import; what the person running
+flexrun needs (`Who.YOU`) and the APIs are here. The local cloud's stand-in is seeded from the same
+`Deployment`, so a fresh local cloud passes the doctor. Each grant names the permissions
+`testIamPermissions` is asked about and the role whose binding fixes it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from shared.config.settings import Settings
@@ -18,24 +19,24 @@ APIS: tuple[tuple[str, str], ...] = (
     ("aiplatform.googleapis.com", "Vertex AI CustomJobs"),
     ("storage.googleapis.com", "packages, manifest, job outputs"),
     ("pubsub.googleapis.com", "run requests and job log events"),
-    ("cloudfunctions.googleapis.com", "the three functions"),
+    ("cloudfunctions.googleapis.com", "the functions"),
     ("run.googleapis.com", "2nd gen functions run on Cloud Run"),
     ("eventarc.googleapis.com", "the functions' triggers"),
     ("cloudbuild.googleapis.com", "the deploy build"),
     ("artifactregistry.googleapis.com", "the functions' images"),
     ("secretmanager.googleapis.com", "MongoDB URL, Slack webhook, trainer secrets"),
-    ("cloudscheduler.googleapis.com", "the nightly run"),
+    ("cloudscheduler.googleapis.com", "the nightly run and the reconcile tick"),
     ("logging.googleapis.com", "the job-events log sink"),
     ("cloudquotas.googleapis.com", "the quota snapshot and this doctor"),
+    ("cloudresourcemanager.googleapis.com", "this doctor's project permission tests"),
     ("iamcredentials.googleapis.com", "this doctor tests each deployed identity as itself"),
 )
 # cloudbuild.yaml's names (deploy/topology.py holds the same for the local cloud; shared/ cannot import deploy/).
 RUN_REQUESTS_TOPIC = "run-requests"
 JOB_EVENTS_TOPIC = "job-events"
-DEPLOYED_SECRETS = ("flexrun-mongodb-url", "flexrun-slack-webhook-url")  # _MONGODB_SECRET, _SLACK_SECRET
+RECONCILE_REQUESTS_TOPIC = "reconcile-requests"
 DEAD_LETTER_TOPIC = "flexrun-dead-letter"
 DEAD_LETTER_HOLD = "flexrun-dead-letter-hold"
-JOB_SUBMITTER_ROLE = "projects/{project}/roles/flexrunJobSubmitter"  # deploy/README.md's custom role
 
 
 class Kind(StrEnum):
@@ -64,16 +65,14 @@ class Grant:
 
 @dataclass(frozen=True)
 class ScheduledJob:
-    """The Cloud Scheduler job cloudbuild.yaml creates from deploy/schedule.json."""
+    """A Cloud Scheduler job the build creates (deploy/spec.py's schedules, substitutions applied)."""
 
-    name: str  # the schedule's name (the `schedule` attribute); the job id is flexrun-NAME
+    job_id: str
     cron: str
     time_zone: str
-    body: str  # the run message, JSON
-
-    @property
-    def job_id(self) -> str:
-        return f"flexrun-{self.name}"
+    body: str
+    topic: str
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,9 +89,10 @@ class Deployment:
     secrets: tuple[str, ...]
     scheduler_jobs: tuple[ScheduledJob, ...]  # in `region`
     grants: tuple[Grant, ...]
+    custom_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role name → its permissions
 
 
-def _account(name: str, project: str) -> str:
+def account(name: str, project: str) -> str:
     return name if "@" in name else f"{name}@{project}.iam.gserviceaccount.com"
 
 
@@ -105,93 +105,44 @@ def trainer_secret_ids(settings: Settings) -> tuple[str, ...]:
     return tuple(ids)
 
 
+def caller_grants(settings: Settings) -> tuple[Grant, ...]:
+    """What the person running `flexrun package` and `flexrun run` needs (not a deployed identity)."""
+    return (
+        Grant(Who.YOU, Kind.TOPIC, RUN_REQUESTS_TOPIC, ("pubsub.topics.publish",), "roles/pubsub.publisher",
+              "`flexrun run`"),
+        Grant(Who.YOU, Kind.BUCKET, settings.gcp_bucket_name, ("storage.objects.create", "storage.objects.get"),
+              "roles/storage.objectUser", "`flexrun package upload`"),
+    )  # fmt: skip
+
+
 def deployment(
     settings: Settings,
     *,
-    schedule: ScheduledJob,
+    grants: tuple[Grant, ...],
+    secrets: tuple[str, ...],
+    schedules: tuple[ScheduledJob, ...],
     local: bool,
-    functions_account: str = "flexrun-functions",
-    invoker_account: str = "flexrun-invoker",
+    identities: dict[Who, str],
+    custom_roles: dict[str, tuple[str, ...]] | None = None,
 ) -> Deployment:
-    project = settings.gcp_project_id
-    identities = {
-        Who.FUNCTIONS: _account(functions_account, project),
-        Who.INVOKER: _account(invoker_account, project),
-        Who.TRAINER: settings.vertex_ai_service_account or _account("flexrun-trainer", project),
-    }
-    package, staging = settings.gcp_bucket_name, settings.staging_bucket
-    trainer_secrets = trainer_secret_ids(settings)
-    runs_topic = RUN_REQUESTS_TOPIC
-    grants = [
-        Grant(
-            Who.FUNCTIONS,
-            Kind.PROJECT,
-            project,
-            ("aiplatform.customJobs.create", "aiplatform.customJobs.get", "aiplatform.customJobs.list"),
-            JOB_SUBMITTER_ROLE.format(project=project),
-            "submit-run creates jobs, job-state reads them",
-        ),
-        Grant(
-            Who.FUNCTIONS, Kind.PROJECT, project, ("cloudquotas.quotas.get",), "roles/cloudquotas.viewer",
-            "the reconciler's quota snapshot",
-        ),
-        Grant(
-            Who.FUNCTIONS,
-            Kind.BUCKET,
-            package,
-            ("storage.objects.get", "storage.objects.create", "storage.objects.delete", "storage.objects.list"),
-            "roles/storage.objectUser",
-            "packages, manifest, quarantine, quota snapshot",
-        ),
-        Grant(
-            Who.FUNCTIONS, Kind.TOPIC, runs_topic, ("pubsub.topics.publish",), "roles/pubsub.publisher",
-            "job-state hands a fallback's next attempt to submit-run",
-        ),
-        *(
-            Grant(
-                Who.FUNCTIONS, Kind.SECRET, secret, ("secretmanager.versions.access",),
-                "roles/secretmanager.secretAccessor", "--set-secrets at instance start",
-            )
-            for secret in DEPLOYED_SECRETS
-        ),
-        Grant(
-            Who.INVOKER, Kind.PROJECT, project, ("eventarc.events.receiveEvent",), "roles/eventarc.eventReceiver",
-            "Eventarc delivers events as this identity",
-        ),
-        *(
-            Grant(
-                Who.TRAINER, Kind.SECRET, secret, ("secretmanager.versions.access",),
-                "roles/secretmanager.secretAccessor", "the trainer reads it at start",
-            )
-            for secret in trainer_secrets
-        ),
-        Grant(
-            Who.YOU, Kind.TOPIC, runs_topic, ("pubsub.topics.publish",), "roles/pubsub.publisher", "`flexrun run`",
-        ),
-        Grant(
-            Who.YOU, Kind.BUCKET, package, ("storage.objects.create", "storage.objects.get"),
-            "roles/storage.objectUser", "`flexrun package upload`",
-        ),
-    ]  # fmt: skip
-    if staging != package:
-        grants.insert(
-            3,
-            Grant(
-                Who.FUNCTIONS, Kind.BUCKET, staging, ("storage.objects.get", "storage.objects.list"),
-                "roles/storage.objectUser", "job-state reads the trainer's metrics",
-            ),
-        )  # fmt: skip
-    topics = (runs_topic, JOB_EVENTS_TOPIC)
+    topics = (RUN_REQUESTS_TOPIC, JOB_EVENTS_TOPIC, RECONCILE_REQUESTS_TOPIC)
+    trainer_secrets = tuple(
+        Grant(Who.TRAINER, Kind.SECRET, secret, ("secretmanager.versions.access",),
+              "roles/secretmanager.secretAccessor", "FLEXRUN_TRAINER_SECRETS: the trainer reads it at start")
+        for secret in trainer_secret_ids(settings)
+        if not any(g.who is Who.TRAINER and g.kind is Kind.SECRET and g.resource == secret for g in grants)
+    )  # fmt: skip
     return Deployment(
-        project=project,
+        project=settings.gcp_project_id,
         region=settings.gcp_region,
         identities=identities,
         apis=APIS,
-        buckets=tuple(dict.fromkeys((package, staging))),
+        buckets=tuple(dict.fromkeys((settings.gcp_bucket_name, settings.staging_bucket))),
         # cloudbuild.yaml's dead-letter step has no local counterpart: the local cloud has no such topic.
         topics=topics if local else (*topics, DEAD_LETTER_TOPIC),
         subscriptions=() if local else (DEAD_LETTER_HOLD,),
-        secrets=tuple(dict.fromkeys((*DEPLOYED_SECRETS, *trainer_secrets))),
-        scheduler_jobs=(schedule,),
-        grants=tuple(grants),
+        secrets=tuple(dict.fromkeys((*secrets, *trainer_secret_ids(settings)))),
+        scheduler_jobs=schedules,
+        grants=(*grants, *trainer_secrets, *caller_grants(settings)),
+        custom_roles=dict(custom_roles or {}),
     )

@@ -143,20 +143,20 @@ def test_the_readme_holds_the_iam_tables_and_the_setup_commands_rendered_from_th
 
 
 def test_the_doctor_checks_grants_the_deploy_makes():
-    """`flexrun doctor` (shared/doctor/needs.py) asks a project for what this data grants, no more."""
-    from cli.schedule import load_schedule
-    from shared.doctor.needs import ScheduledJob, Who, deployment
+    """`flexrun doctor` (deploy/doctor_needs.py) asks a project for what this data grants, no more."""
+    from deploy import doctor_needs
+    from shared.doctor.needs import Who
 
-    nightly = load_schedule()
     settings = Settings(gcp_project_id="p", flexrun_trainer_secrets="MONGODB_URL=flexrun-mongodb-url")
-    needs = deployment(settings, schedule=ScheduledJob(nightly.name, nightly.cron, nightly.time_zone, ""), local=False)
+    needs = doctor_needs.deployment(settings, local=False)
     identity = {
         Who.FUNCTIONS: iam.Identity.FUNCTIONS,
         Who.INVOKER: iam.Identity.INVOKER,
         Who.TRAINER: iam.Identity.TRAINER,
     }
-    for grant in needs.grants:
-        if grant.who in identity:
-            role = grant.role.replace("projects/p/", "projects/${PROJECT_ID}/")
-            assert role in iam.roles_of(identity[grant.who]), grant
-            assert set(grant.permissions) <= iam.ROLE_PERMISSIONS[role], grant
+    checked = [grant for grant in needs.grants if grant.who in identity]
+    assert {grant.who for grant in checked} == set(identity)
+    for grant in checked:
+        role = grant.role.replace("projects/p/", "projects/${PROJECT_ID}/")
+        assert role in iam.roles_of(identity[grant.who]), grant
+        assert set(grant.permissions) <= iam.ROLE_PERMISSIONS[role], grant

@@ -93,7 +93,7 @@ def test_a_local_function_gets_its_own_variables_its_secrets_and_the_endpoints_n
     assert env["GCP_PROJECT_ID"] == "local-project" and "MONGODB_URL" not in env
     submit = local_env(function("submit-run"), secrets, endpoints)
     assert submit["VERTEX_AI_SERVICE_ACCOUNT"] == "trainer@local-project.iam.gserviceaccount.com"
-    assert "SLACK_WEBHOOK_URL" not in submit and set(LOCAL_ENDPOINTS) >= {"VERTEX_AI_API_ENDPOINT"}
+    assert "SOMETHING_ELSE" not in submit and set(LOCAL_ENDPOINTS) >= {"VERTEX_AI_API_ENDPOINT"}
 
 
 def test_the_reconciler_is_deployed_on_its_own_topic_with_a_schedule(invocations):

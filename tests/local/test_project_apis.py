@@ -17,7 +17,6 @@ from local.services.projectapis import LOCAL_GPU_QUOTA, initial_state
 from local.standins.projectapis import admin
 from local.standins.projectapis.server import ProjectApisServer
 from local.standins.projectapis.state import ProjectState
-from shared.doctor.needs import ScheduledJob
 from shared.quotas import metrics
 from shared.quotas.refresh import read_gpu_quotas
 
@@ -29,7 +28,7 @@ L4_DWS = f"{metrics.SERVICE}/custom_model_training_preemptible_nvidia_l4_gpus"
 
 @pytest.fixture()
 def apis() -> Iterator[str]:
-    state = ProjectState(initial_state(ENV, ScheduledJob("nightly", "0 1 * * *", "Asia/Seoul", "{}")))
+    state = ProjectState(initial_state(ENV))
     server = ProjectApisServer(("127.0.0.1", free_port()), state)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
