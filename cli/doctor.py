@@ -40,16 +40,17 @@ def doctor(env_file: str, as_json: bool, functions_account: str, invoker_account
     target = load_target(env_file)
     settings = target.settings
     schedule = load_schedule()
+    steps, chain_error = [], None
     try:
         steps = resolve_steps(RunRequest.model_validate(schedule.message), settings)
-    except (FlexrunError, ValueError) as exc:
-        raise click.ClickException(f"the schedule's request or the fallback chain is invalid: {exc}") from None
+    except (FlexrunError, ValueError) as exc:  # e.g. a step in a region that lacks its GPU: a ✗ line
+        chain_error = str(exc)
     deployment = doctor_needs.deployment(
         settings,
         local=os.environ.get("FLEXRUN_LOCAL") == "1",
         functions_account=functions_account,
         invoker_account=invoker_account,
     )
-    result = run_checks(target.description, deployment, steps, GoogleProbes(settings))
+    result = run_checks(target.description, deployment, steps, GoogleProbes(settings), chain_error)
     click.echo(report.as_json(result) if as_json else report.as_text(result), nl=not as_json)
     sys.exit(0 if result.ok else 1)

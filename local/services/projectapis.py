@@ -16,7 +16,7 @@ from shared.config.settings import Settings
 from shared.doctor import needs
 from shared.quotas import metrics
 
-LOCAL_GPU_QUOTA = 8  # every GPU metric, every region: enough for any step of the catalog
+LOCAL_GPU_QUOTA = 16  # every GPU metric, every region: enough for any machine of the catalog (a2-megagpu-16g)
 # Other Vertex AI quotas, so a reader must pick its GPU metrics out of more than one page of answers.
 OTHER_QUOTAS = (
     "custom_model_training_cpus",

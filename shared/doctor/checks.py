@@ -79,16 +79,16 @@ def chain_checks(steps: list[Any], probes: Probes, project: str) -> list[Check]:
     checks = []
     for number, step in enumerate(steps, start=1):
         name = f"step {number} {step.gpu_count}x {short_gpu(step.gpu_type)} @ {step.region} {step.strategy}"
-        regions = catalog.gpu_entry(step.gpu_type).get("regions")
-        if regions is None:
-            detail = f"the GPU catalog lists no regions for {step.gpu_type}: region not checked"
+        offered = catalog.region_offers(step.gpu_type, step.region)
+        if offered is None:
+            detail = f"the GPU catalog's region table cannot tell whether {step.region} offers {step.gpu_type}"
             checks.append(Check(section="chain", name=name, ok=None, step=number, blocking=False, detail=detail))
         else:
-            offered = step.region in regions
+            regions = ", ".join(catalog.gpu_entry(step.gpu_type).get("regions") or [])
             checks.append(Check(
                 section="chain", name=name, ok=offered, step=number,
-                detail=f"{step.region} {'offers' if offered else 'does not offer'} {step.gpu_type}",
-                fix=None if offered else f"use a region that offers it: {', '.join(regions)}",
+                detail=f"{step.region} {'offers' if offered else 'does not offer'} {step.gpu_type} for training",
+                fix=None if offered else f"use a region that offers it: {regions}",
             ))  # fmt: skip
         checks.append(_quota_check(name, number, step, snapshot, quota_error, project))
     return checks
@@ -212,9 +212,17 @@ def _grant_check(deployment: Deployment, grant: Grant, probes: Probes) -> Check:
     )
 
 
-def run_checks(target: str, deployment: Deployment, steps: list[Any], probes: Probes) -> Report:
+def chain_refused(error: str) -> Check:
+    """A chain that cannot even be planned (a GPU its region lacks, a bad step): no step of it can run."""
+    fix = "edit FLEXRUN_FALLBACK_CHAIN (shared/runs/fallback.py has its grammar) or deploy/schedule.json's message"
+    return Check(section="chain", name="fallback chain", ok=False, detail=error, fix=fix)
+
+
+def run_checks(
+    target: str, deployment: Deployment, steps: list[Any], probes: Probes, chain_error: str | None = None
+) -> Report:
     checks = [
-        *chain_checks(steps, probes, deployment.project),
+        *([chain_refused(chain_error)] if chain_error else chain_checks(steps, probes, deployment.project)),
         *api_checks(deployment, probes),
         *resource_checks(deployment, probes),
         *permission_checks(deployment, probes),

@@ -59,7 +59,7 @@ def test_zero_preemptible_l4_quota_in_one_region_names_that_step_with_its_fix(
     assert "preemptible L4 quota in us-east4: 0, needs 1" in blocked
     assert "fix: request it at https://console.cloud.google.com/iam-admin/quotas?project=local-project" in blocked
     assert "gcloud quotas preferences create" in result.stdout and "--dimensions=region=us-east4" in result.stdout
-    assert "✓ step 2 1x L4 @ us-central1 FLEX_START: preemptible L4 quota in us-central1: 8" in result.stdout
+    assert "✓ step 2 1x L4 @ us-central1 FLEX_START: preemptible L4 quota in us-central1: 16" in result.stdout
     assert "1 step(s) can never run: step 1 1x L4 @ us-east4 FLEX_START" in result.stdout
 
     report = json.loads(doctor(local_cloud, "--json").stdout)
