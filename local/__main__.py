@@ -149,6 +149,10 @@ def status(state_dir: Path) -> int:
     if not state:
         print("local cloud: not running")
         return 1
+    if daemon := state.get("daemon"):
+        print(
+            f"  {'supervisor':<28} pid {daemon['pid']:<8} {'running' if _alive(daemon) else 'GONE (nothing restarts)'}"
+        )
     running = 0
     for entry in state["processes"]:
         alive = _alive(entry)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shlex
+import shutil
 import sys
 import time
 import urllib.request
@@ -279,6 +279,7 @@ class LocalCloud:
         if wipe:
             postgres.remove_data(self.state_dir)
             (self.state_dir / pubsub.BACKLOG_FILE).unlink(missing_ok=True)
+            shutil.rmtree(self.state_dir / "gcs", ignore_errors=True)
         for name in (STATE_FILE, "env"):  # a stale env file would point clients at dead ports
             (self.state_dir / name).unlink(missing_ok=True)
 
@@ -328,16 +329,12 @@ class LocalCloud:
 
     def _revive(self, process: ManagedProcess) -> None:
         """(Re)start a process on its port; the in-memory emulators also get their topology back
-        (production Pub/Sub keeps its topics and subscriptions, Cloud Storage its buckets)."""
+        (production Pub/Sub keeps its topics and subscriptions; Cloud Storage keeps its objects on disk here)."""
         process.restart()
         if process.name == "pubsub":
             pubsub.create_topology(
                 self.endpoints["pubsub"], topology.PROJECT_ID, topology.TOPICS, deploy_spec.FUNCTIONS
             )
-        if process.name == "gcs":
-            buckets = (topology.PACKAGE_BUCKET, topology.STAGING_BUCKET)
-            with contextlib.suppress(Exception):  # they exist when the data survived
-                gcs.create_buckets(self.endpoints["gcs"], topology.PROJECT_ID, buckets)
         self._write_state()  # new PIDs, so `down` still finds them
 
     def restart_service(self, name: str, env: Mapping[str, str | None] | None = None) -> None:

@@ -31,7 +31,7 @@ def wipe(state_dir: Path) -> None:
 
     postgres.remove_data(state_dir)
     (state_dir / pubsub.BACKLOG_FILE).unlink(missing_ok=True)
-    for kept in ("mongo", "vertex"):
+    for kept in ("gcs", "mongo", "vertex"):
         shutil.rmtree(state_dir / kept, ignore_errors=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
@@ -43,7 +44,9 @@ def start_gcs(state_dir: Path, pubsub_host: str, project: str, notification_topi
         "-scheme", "http",
         "-host", "127.0.0.1",
         "-port", str(server_port),
-        "-backend", "memory",
+        # On disk in the state directory: objects (the manifest, the packages) outlive a restart of
+        # this process and a `down` + `up`, as a bucket outlives anything in production.
+        "-backend", "filesystem", "-filesystem-root", str(state_dir / "gcs"),
         "-external-url", url,  # resumable-upload Location headers must point back here
         "-log-level", "warn",
         # Notifications for every bucket go to one topic: the Eventarc bridge keeps only the
@@ -59,6 +62,10 @@ def start_gcs(state_dir: Path, pubsub_host: str, project: str, notification_topi
 
 
 def create_buckets(endpoint: str, project: str, buckets: Iterable[str]) -> None:
+    """Create each bucket unless an earlier start left it (with its objects) in the state directory."""
+    from google.api_core.exceptions import Conflict
+
     client = storage_client(endpoint, project)
     for name in buckets:
-        client.create_bucket(name)
+        with contextlib.suppress(Conflict):
+            client.create_bucket(name)

@@ -87,11 +87,11 @@ def save_backlog(emulator_host: str, project: str, functions: Iterable[FunctionS
             for spec in functions:
                 path = subscriber.subscription_path(project, spec.subscription)
                 seen: set[str] = set()
-                while True:
-                    response = subscriber.pull(subscription=path, max_messages=100, timeout=5)
+                empty = 0
+                while empty < 3:  # a pull may answer empty while messages wait: three in a row mean none
+                    response = subscriber.pull(subscription=path, max_messages=100, timeout=2)
                     fresh = [r for r in response.received_messages if r.message.message_id not in seen]
-                    if not fresh:
-                        break
+                    empty = 0 if fresh else empty + 1
                     for received in fresh:
                         seen.add(received.message.message_id)
                         message = received.message

@@ -31,6 +31,11 @@ def _local(state_dir: Path, *args: str, timeout: float = 600) -> subprocess.Comp
     return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
 
 
+def _up(state_dir: Path, *args: str) -> None:
+    started = _local(state_dir, "up", *args)
+    assert started.returncode == 0, started.stderr[-3000:]
+
+
 def _entry(state_dir: Path, name: str) -> dict[str, Any]:
     state = json.loads((state_dir / "cloud.json").read_text())
     return next(entry for entry in state["processes"] if entry["name"] == name)
@@ -91,12 +96,12 @@ def test_restart_name_serves_one_service_again_on_its_port(supervised: Path):
 
 
 @pytest.mark.skipif(not postgres.available(), reason="no PostgreSQL server on this machine")
-def test_down_keeps_undelivered_messages_and_supabase_data_unless_wiped(tmp_path: Path):
+def test_down_keeps_undelivered_messages_objects_and_supabase_data_unless_wiped(tmp_path: Path):
     import psycopg
 
-    from local.services.clients import publisher_client, subscriber_client
+    from local.services.clients import publisher_client, storage_client, subscriber_client
 
-    services = ("--services", "pubsub", "postgres", "postgrest")
+    services = ("--services", "pubsub", "gcs", "postgres", "postgrest")
     (submit_run,) = [f for f in deploy_spec.FUNCTIONS if f.name == "submit-run"]
 
     def endpoints() -> dict[str, str]:
@@ -111,26 +116,32 @@ def test_down_keeps_undelivered_messages_and_supabase_data_unless_wiped(tmp_path
         finally:
             subscriber.close()
 
+    def objects() -> list[str]:
+        bucket = storage_client(endpoints()["gcs"]).bucket(topology.PACKAGE_BUCKET)
+        return [blob.name for blob in bucket.list_blobs()]
+
     def rows() -> list[str]:
         with psycopg.connect(endpoints()["postgres"], autocommit=True) as conn:
             conn.execute("create table if not exists kept (note text)")
             return [row[0] for row in conn.execute("select note from kept")]
 
-    assert _local(tmp_path, "up", *services).returncode == 0
+    _up(tmp_path, *services)
     publisher = publisher_client(endpoints()["pubsub"])
     publisher.publish(publisher.topic_path(topology.PROJECT_ID, topology.RUN_REQUESTS_TOPIC), b"undelivered").result()
     rows()
+    storage_client(endpoints()["gcs"]).bucket(topology.PACKAGE_BUCKET).blob("kept.txt").upload_from_string(b"x")
     with psycopg.connect(endpoints()["postgres"], autocommit=True) as conn:
         conn.execute("insert into kept values ('a supabase row')")
-    assert _local(tmp_path, "down").returncode == 0
+    assert _local(tmp_path, "down").returncode == 0, (tmp_path / "logs" / "local-cloud.log").read_text()[-3000:]
 
-    assert _local(tmp_path, "up", *services).returncode == 0
-    assert (waiting(), rows()) == ([b"undelivered"], ["a supabase row"])
+    _up(tmp_path, *services)
+    assert poll(waiting, timeout=30, what="the kept message") == [b"undelivered"]
+    assert (rows(), objects()) == (["a supabase row"], ["kept.txt"])
     wiped = _local(tmp_path, "down", "--wipe")
     assert wiped.returncode == 0 and "wiped" in wiped.stdout
 
-    assert _local(tmp_path, "up", *services).returncode == 0
+    _up(tmp_path, *services)
     try:
-        assert (waiting(), rows()) == ([], [])
+        assert (waiting(), rows(), objects()) == ([], [], [])
     finally:
         assert _local(tmp_path, "down", "--wipe").returncode == 0
