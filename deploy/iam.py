@@ -26,6 +26,7 @@ class Identity(StrEnum):
     STORAGE_AGENT = "storage-agent"  # Cloud Storage's service agent: publishes the bucket's events
     PUBSUB_AGENT = "pubsub-agent"  # Pub/Sub's service agent: dead-letters and acknowledges for it
     SINK_WRITER = "sink-writer"  # the log sink's writer identity
+    OPERATOR = "operator"  # a person running flexrun's CLI: package upload, run, jobs cancel, doctor
 
 
 # Members as cloudbuild.yaml's gcloud lines pass them (substitutions not yet applied); `$NAME` is a
@@ -38,15 +39,23 @@ MEMBERS = {
     Identity.STORAGE_AGENT: "serviceAccount:$GCS_AGENT",
     Identity.PUBSUB_AGENT: "serviceAccount:service-${PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com",
     Identity.SINK_WRITER: "$WRITER",
+    Identity.OPERATOR: "${_OPERATOR}",  # user:NAME@DOMAIN or group:..., set in the setup script
 }
 JOB_SUBMITTER = "projects/${PROJECT_ID}/roles/flexrunJobSubmitter"
 INVOKER_GRANTER = "projects/${PROJECT_ID}/roles/flexrunInvokerGranter"
+OPERATOR_ROLE = "projects/${PROJECT_ID}/roles/flexrunOperator"
 CUSTOM_ROLES = {
     JOB_SUBMITTER: ("aiplatform.customJobs.create", "aiplatform.customJobs.get", "aiplatform.customJobs.list"),
     # What `gcloud functions add-invoker-policy-binding` needs on a 2nd gen function's Cloud Run service,
     # and nothing else: roles/run.admin would also let the build delete services.
     INVOKER_GRANTER: ("run.services.getIamPolicy", "run.services.setIamPolicy"),
-}
+    # `flexrun jobs list|cancel`, `flexrun run --wait`, `flexrun doctor`'s quota read: no job creation
+    # (only submit-run creates jobs), so not roles/aiplatform.user.
+    OPERATOR_ROLE: (
+        "aiplatform.customJobs.get", "aiplatform.customJobs.list", "aiplatform.customJobs.cancel",
+        "cloudquotas.quotas.get",
+    ),
+}  # fmt: skip
 OBJECTS = ("storage.objects.create", "storage.objects.delete", "storage.objects.get", "storage.objects.list")
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "roles/storage.objectUser": frozenset(OBJECTS + ("storage.objects.update",)),
@@ -142,6 +151,11 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(B, "roles/logging.logWriter", "project", By.SETUP, "the build's own log (CLOUD_LOGGING_ONLY)"),
     Binding(B, "roles/storage.objectUser", "bucket", By.SETUP, "upload the trainer (--no-clobber reads first)",
             prefixes=("packages/",)),
+    Binding(Identity.OPERATOR, "roles/storage.objectUser", "bucket", By.SETUP,
+            "`flexrun package upload` and `pin`/`unpin` (the manifest), run outputs"),
+    # On the project: the setup runs before the first build creates run-requests.
+    Binding(Identity.OPERATOR, "roles/pubsub.publisher", "project", By.SETUP, "`flexrun run` publishes run-requests"),
+    Binding(Identity.OPERATOR, OPERATOR_ROLE, "project", By.SETUP, "`flexrun jobs`, `flexrun doctor`"),
     Binding(B, "roles/artifactregistry.admin", "project", By.SETUP,
             "the trainer image's repository (created by the first build) and its pushes"),
 )  # fmt: skip
@@ -179,6 +193,17 @@ CALLS: tuple[Call, ...] = (
     Call(Identity.PUBSUB_AGENT, "acknowledge the dead-lettered message", "pubsub.subscriptions.consume",
          "roles/pubsub.subscriber"),
     Call(Identity.SINK_WRITER, "publish job log entries", "pubsub.topics.publish", "roles/pubsub.publisher"),
+    Call(Identity.OPERATOR, "`flexrun package upload` (`upload_from_file`, create-only)", "storage.objects.create",
+         "roles/storage.objectUser"),
+    Call(Identity.OPERATOR, "`flexrun package` reads the manifest", "storage.objects.get", "roles/storage.objectUser"),
+    Call(Identity.OPERATOR, "`upload_from_file` may replace an object", "storage.objects.delete",
+         "roles/storage.objectUser"),
+    Call(Identity.OPERATOR, "`flexrun run` (`publish`)", "pubsub.topics.publish", "roles/pubsub.publisher"),
+    Call(Identity.OPERATOR, "`flexrun jobs list`, `run --wait` (`list_custom_jobs`)", "aiplatform.customJobs.list",
+         OPERATOR_ROLE),
+    Call(Identity.OPERATOR, "`flexrun jobs cancel` (`cancel_custom_job`)", "aiplatform.customJobs.cancel",
+         OPERATOR_ROLE),
+    Call(Identity.OPERATOR, "`flexrun doctor` (`list_quota_infos`)", "cloudquotas.quotas.get", OPERATOR_ROLE),
     Call(B, "`docker push` of the trainer image", "artifactregistry.repositories.uploadArtifacts",
          "roles/artifactregistry.admin"),
 )  # fmt: skip

@@ -17,6 +17,7 @@ SETUP_VALUES = {
     "PROJECT_NUMBER": "$PN",
     "_BUCKET": "$B",
     "_BUILD_SA": "flexrun-build",
+    "_OPERATOR": "$OPERATOR",
     **{name: default for name, default, _ in SUBSTITUTIONS if name.endswith("_SA")},
 }
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -63,6 +64,7 @@ def render_setup() -> str:
             f"{role_id} --project=$P --title={role_id} --permissions={','.join(permissions)}"
         )
     lines.append("GCS_AGENT=$(gcloud storage service-agent --project=$P)")
+    lines.append("OPERATOR=${OPERATOR:?set OPERATOR=user:NAME@DOMAIN (each person who runs flexrun)}")
     lines += [setup_command(b) for b in iam.BINDINGS if b.by is iam.By.SETUP]
     return "\n".join(lines) + "\n"
 

@@ -60,6 +60,19 @@ def test_an_exempted_receiver_is_named_in_the_code_it_exempts():
         assert f"{receiver}." in (REPO_ROOT / path).read_text(), (path, receiver)
 
 
+def test_every_client_call_in_shared_functions_and_cli_is_granted_to_whoever_makes_it():
+    """A call no deployed function can reach is made by a person through the CLI (or it is dead code)."""
+    files = [
+        *(REPO_ROOT / "shared").rglob("*.py"),
+        *(REPO_ROOT / "functions").rglob("*.py"),
+        *(REPO_ROOT / "cli").rglob("*.py"),
+    ]
+    every = _client_calls(code_scan.calls_in_files(sorted(files), METHODS))
+    deployed = {c.where for spec in FUNCTIONS for c in code_scan.method_calls(spec.source, spec.target, METHODS)}
+    by_operator = {call for call in every if call.where not in deployed}
+    assert not _gaps(iam.Identity.OPERATOR, by_operator), "\n".join(_gaps(iam.Identity.OPERATOR, by_operator))
+
+
 def test_a_call_nobody_granted_is_reported_with_where_it_is():
     call = code_scan.ClientCall("cancel_custom_job", "shared/x.py:7")
     assert _gaps(iam.Identity.FUNCTIONS, {call}) == [
