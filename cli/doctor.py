@@ -40,9 +40,11 @@ def doctor(env_file: str, as_json: bool, functions_account: str, invoker_account
     target = load_target(env_file)
     settings = target.settings
     schedule = load_schedule()
-    steps, chain_error = [], None
+    steps, chain_error, replicas = [], None, 1
     try:
-        steps = resolve_steps(RunRequest.model_validate(schedule.message), settings)
+        request = RunRequest.model_validate(schedule.message)
+        replicas = request.replicas
+        steps = resolve_steps(request, settings)
     except (FlexrunError, ValueError) as exc:  # e.g. a step in a region that lacks its GPU: a ✗ line
         chain_error = str(exc)
     deployment = doctor_needs.deployment(
@@ -51,6 +53,6 @@ def doctor(env_file: str, as_json: bool, functions_account: str, invoker_account
         functions_account=functions_account,
         invoker_account=invoker_account,
     )
-    result = run_checks(target.description, deployment, steps, GoogleProbes(settings), chain_error)
+    result = run_checks(target.description, deployment, steps, GoogleProbes(settings), chain_error, replicas)
     click.echo(report.as_json(result) if as_json else report.as_text(result), nl=not as_json)
     sys.exit(0 if result.ok else 1)

@@ -69,8 +69,9 @@ def _guarded(section: str, name: str, probe: Callable[[], Check], blocking: bool
         return Check(section=section, name=name, ok=False, detail=str(exc), fix=exc.fix, blocking=blocking)
 
 
-def chain_checks(steps: list[Any], probes: Probes, project: str) -> list[Check]:
-    """Per step (fallback.Resolved): the region offers the GPU (catalog) and the quota covers the count."""
+def chain_checks(steps: list[Any], probes: Probes, project: str, replicas: int = 1) -> list[Check]:
+    """Per step (fallback.Resolved): the region offers the GPU (catalog) and the quota covers its GPUs
+    on every one of the run's `replicas`."""
     try:
         snapshot: QuotaSnapshot | None = probes.gpu_quotas()
         quota_error: ProbeError | None = None
@@ -90,14 +91,20 @@ def chain_checks(steps: list[Any], probes: Probes, project: str) -> list[Check]:
                 detail=f"{step.region} {'offers' if offered else 'does not offer'} {step.gpu_type} for training",
                 fix=None if offered else f"use a region that offers it: {regions}",
             ))  # fmt: skip
-        checks.append(_quota_check(name, number, step, snapshot, quota_error, project))
+        checks.append(_quota_check(name, number, step, snapshot, quota_error, project, replicas))
     return checks
 
 
 def _quota_check(
-    name: str, number: int, step: Any, snapshot: QuotaSnapshot | None, error: ProbeError | None, project: str
+    name: str,
+    number: int,
+    step: Any,
+    snapshot: QuotaSnapshot | None,
+    error: ProbeError | None,
+    project: str,
+    replicas: int,
 ) -> Check:
-    need = quota_need(step.gpu_type, step.gpu_count, step.region, step.strategy)
+    need = quota_need(step.gpu_type, step.gpu_count * replicas, step.region, step.strategy)
     if need is None:
         return Check(section="chain", name=name, ok=None, step=number, blocking=False,
                      detail=f"no Vertex AI quota metric known for {step.gpu_type}: quota not checked")  # fmt: skip
@@ -219,10 +226,16 @@ def chain_refused(error: str) -> Check:
 
 
 def run_checks(
-    target: str, deployment: Deployment, steps: list[Any], probes: Probes, chain_error: str | None = None
+    target: str,
+    deployment: Deployment,
+    steps: list[Any],
+    probes: Probes,
+    chain_error: str | None = None,
+    replicas: int = 1,
 ) -> Report:
+    chain = [chain_refused(chain_error)] if chain_error else chain_checks(steps, probes, deployment.project, replicas)
     checks = [
-        *([chain_refused(chain_error)] if chain_error else chain_checks(steps, probes, deployment.project)),
+        *chain,
         *api_checks(deployment, probes),
         *resource_checks(deployment, probes),
         *permission_checks(deployment, probes),

@@ -43,11 +43,11 @@ class Blocked:
         }
 
 
-def blocked_by_quota(step: Any, snapshot: QuotaSnapshot | None) -> Blocked | None:
-    """`step` is a fallback.Resolved; None when it may run (or nothing is known against it)."""
+def blocked_by_quota(step: Any, snapshot: QuotaSnapshot | None, replicas: int = 1) -> Blocked | None:
+    """`step` is a fallback.Resolved run on `replicas` machines; None when it may run (or nothing is known)."""
     if snapshot is None:
         return None
-    need = quota_need(step.gpu_type, step.gpu_count, step.region, step.strategy)
+    need = quota_need(step.gpu_type, step.gpu_count * replicas, step.region, step.strategy)
     if need is None:
         return None
     limit = snapshot.limit(need.metric, need.region)
@@ -70,12 +70,14 @@ def usable_snapshot(
     return snapshot
 
 
-def split_runnable(steps: list[Any], snapshot: QuotaSnapshot | None) -> tuple[list[Any], list[Blocked]]:
-    """(the steps that may run, in order; the ones skipped, with why)."""
+def split_runnable(
+    steps: list[Any], snapshot: QuotaSnapshot | None, replicas: int = 1
+) -> tuple[list[Any], list[Blocked]]:
+    """(the steps that may run, in order; the ones skipped, with why). Every replica holds the step's GPUs."""
     runnable: list[Any] = []
     skipped: list[Blocked] = []
     for step in steps:
-        blocked = blocked_by_quota(step, snapshot)
+        blocked = blocked_by_quota(step, snapshot, replicas)
         if blocked is None:
             runnable.append(step)
         else:

@@ -25,7 +25,7 @@ SnapshotReader = Callable[[], QuotaSnapshot | None]
 
 
 def runnable_steps(
-    steps: list[Any], read: SnapshotReader | None, settings: Settings
+    steps: list[Any], read: SnapshotReader | None, settings: Settings, replicas: int = 1
 ) -> tuple[list[Any], list[Blocked]]:
     """(the steps to attempt, in order; the skipped ones). Reading the snapshot never fails a run."""
     try:
@@ -33,7 +33,8 @@ def runnable_steps(
     except Exception as exc:  # noqa: BLE001 — planning without the snapshot is the documented fallback
         logs.warning("quota snapshot not read; planning without it", error=exc.__class__.__name__)
         snapshot = None
-    runnable, skipped = split_runnable(steps, usable_snapshot(snapshot, settings.flexrun_quota_snapshot_max_age))
+    usable = usable_snapshot(snapshot, settings.flexrun_quota_snapshot_max_age)
+    runnable, skipped = split_runnable(steps, usable, replicas)
     for blocked in skipped:
         logs.notice("fallback step skipped for quota", step=blocked.step_label, reason=blocked.reason)
     return runnable, skipped

@@ -291,7 +291,7 @@ def handle_run_request(
     run_key = request.run_key or default_run_key(message)
     package = resolve_package(request, manifest)
     chain = resolve_steps(request, settings)
-    steps, skipped = quota_plan.runnable_steps(chain, quota_snapshot, settings)
+    steps, skipped = quota_plan.runnable_steps(chain, quota_snapshot, settings, request.replicas)
     run = {
         "run_key": run_key,
         "package_uri": package.uri,

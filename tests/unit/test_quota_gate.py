@@ -59,3 +59,9 @@ def test_split_keeps_the_order_of_the_runnable_steps():
     runnable, skipped = split_runnable(steps, _snapshot(us_east4=0, us_west1=0))
     assert runnable == [steps[1]]
     assert [s.region for s in skipped] == ["us-east4", "us-west1"]
+
+
+def test_every_replica_holds_the_steps_gpus():
+    assert blocked_by_quota(_step("us-central1", count=2), _snapshot(), replicas=2) is None  # 4 GPUs of 4
+    blocked = blocked_by_quota(_step("us-central1", count=2), _snapshot(), replicas=3)
+    assert blocked is not None and blocked.reason == "preemptible L4 quota 4 < 6 GPUs"
