@@ -139,7 +139,7 @@ class GoogleProbes:
         try:
             return bool(clients.storage_client(self.project).lookup_bucket(bucket))
         except Exception as exc:  # noqa: BLE001
-            raise _refused(exc, f"looking up gs://{bucket}") from None
+            raise self._with_project(_refused(exc, f"looking up gs://{bucket}")) from None
 
     def topic_subscriptions(self, topic: str) -> list[str] | None:
         from google.api_core import exceptions as gexc
@@ -152,7 +152,7 @@ class GoogleProbes:
         except gexc.NotFound:
             return None
         except Exception as exc:  # noqa: BLE001
-            raise _refused(exc, f"listing the subscriptions of {topic}") from None
+            raise self._with_project(_refused(exc, f"listing the subscriptions of {topic}")) from None
 
     def subscription_exists(self, subscription: str) -> bool:
         from google.api_core import exceptions as gexc
@@ -167,7 +167,7 @@ class GoogleProbes:
         except gexc.NotFound:
             return False
         except Exception as exc:  # noqa: BLE001
-            raise _refused(exc, f"reading subscription {subscription}") from None
+            raise self._with_project(_refused(exc, f"reading subscription {subscription}")) from None
         finally:
             subscriber.close()
 
