@@ -43,9 +43,10 @@ def _measure(cloud) -> list[Measurement]:  # noqa: ANN001 — a LocalCloud
     from shared.jobs.custom_job import build_custom_job
     from shared.packages.manifest import Manifest, ManifestEntry
     from shared.runs.plan import make_plan, resolve_steps
+    from shared.runs.record import RunSpec
     from shared.runs.request import RunRequest
     from shared.runs.submit_run import handle_run_request
-    from shared.stores.base import MongoRunStore
+    from shared.stores.mongo_store import MongoRunStore
 
     admin = urllib.request.Request(
         cloud.endpoints["vertex"] + "/_admin/capacity", data=json.dumps({"NVIDIA_H100_80GB": 0}).encode(), method="POST"
@@ -61,8 +62,8 @@ def _measure(cloud) -> list[Measurement]:  # noqa: ANN001 — a LocalCloud
     jobs_for_region = wiring.jobs_for_region(settings)
     client, parent = jobs_for_region(settings.gcp_region), settings.vertex_parent
 
-    run = {"run_key": "bench-raw", "package_uri": uri, "package_version": "0.0.1", "package_sha256": "ab" * 32,
-           "timeout_seconds": 3600, "correlation_id": "bench"}  # fmt: skip
+    run = RunSpec(run_key="bench-raw", package_uri=uri, package_version="0.0.1", package_sha256="ab" * 32,
+                  timeout_seconds=3600, correlation_id="bench")  # fmt: skip
     job = build_custom_job(make_plan(run, resolve_steps(RunRequest(), settings)[0], 1, settings))
     client.create_custom_job(parent=parent, custom_job=job)  # warm the connection pool and the imports
     started = time.perf_counter()

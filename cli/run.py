@@ -19,9 +19,10 @@ import click
 from cli.schedule import load_schedule
 from cli.target import DEFAULT_ENV_FILE, Target, load_target
 from shared.config import durations
+from shared.runs.record import RunRecord
+from shared.runs.states import RunState
 
 RUN_REQUESTS_TOPIC = "run-requests"
-TERMINAL = {"succeeded", "failed", "cancelled", "expired"}
 
 
 class Duration(click.ParamType):
@@ -54,7 +55,7 @@ def publish(target: Target, body: bytes, **attributes: str) -> str:
     return str(publish_to(topic, body, **attributes).result(timeout=60))
 
 
-def follow(target: Target, run_key: str, timeout: float) -> dict[str, Any]:
+def follow(target: Target, run_key: str, timeout: float) -> RunRecord:
     """Poll the run store until the run's last attempt is terminal and announced; one status line."""
     from shared.cloud import wiring
     from shared.notify.slack_text import duration
@@ -63,23 +64,21 @@ def follow(target: Target, run_key: str, timeout: float) -> dict[str, Any]:
     store = wiring.run_store(target.settings)
     attempt, shown = 1, ""
 
-    def finished() -> dict[str, Any] | None:
+    def finished() -> RunRecord | None:
         nonlocal attempt, shown
         record = store.get(run_key, attempt)
-        while record and record.get("next_attempt"):  # a fallback step started: follow it
-            attempt = int(record["next_attempt"])
+        while record and record.next_attempt:  # a fallback step started: follow it
+            attempt = record.next_attempt
             record = store.get(run_key, attempt)
         if not record:
             return None
-        state = record.get("state", "?")
-        waited = record.get("wait_seconds")
-        line = f"attempt {attempt} · {record.get('gpu_type', '?')} · {state}"
-        if waited is not None:
-            line += f" (waited {duration(waited)})"
+        line = f"attempt {attempt} · {record.gpu_type} · {record.state.value}"
+        if record.wait_seconds is not None:
+            line += f" (waited {duration(record.wait_seconds)})"
         if line != shown:
             click.echo(f"\r{line:<72}", nl=False, err=True)
             shown = line
-        if state in TERMINAL and record.get("notified_state") == state:
+        if record.announced:
             click.echo("", err=True)
             return record
         return None
@@ -129,24 +128,9 @@ def run(ctx: click.Context, gpu: str | None, count: int | None, machine_type: st
     click.echo(f"published run {message['run_key']} (message {message_id}) to {target.description}", err=True)
     if wait:
         record = follow(target, message["run_key"], wait_timeout)
-        click.echo(
-            json.dumps(
-                {
-                    k: record.get(k)
-                    for k in (
-                        "run_key",
-                        "attempt",
-                        "state",
-                        "job_name",
-                        "wait_seconds",
-                        "run_seconds",
-                        "estimated_cost_usd",
-                    )
-                },
-                default=str,
-            )
-        )
-        sys.exit(0 if record.get("state") == "succeeded" else 1)
+        summary = ("run_key", "attempt", "state", "job_name", "wait_seconds", "run_seconds", "estimated_cost_usd")
+        click.echo(record.model_dump_json(include=set(summary)))
+        sys.exit(0 if record.state is RunState.SUCCEEDED else 1)
     click.echo(message["run_key"])
 
 

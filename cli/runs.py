@@ -1,4 +1,4 @@
-"""`flexrun` on a terminal: the recorded runs, one run in full, two runs side by side, and GPU cost.
+"""`flexrun runs ...` and `flexrun cost`: the recorded runs, one run in full, two side by side, GPU cost.
 
     flexrun runs list [--limit N]
     flexrun runs show RUN_KEY [--attempt N]
@@ -6,31 +6,31 @@
     flexrun runs reconcile [--older-than MINUTES]   (and refresh the quota snapshot, as the scheduled tick does)
     flexrun cost --month 2026-11
 
-It reads the same settings as the functions (MONGODB_URL and/or SUPABASE_URL + SUPABASE_KEY; with
-both, MongoDB is read). argparse and plain text columns: nothing to install for a table of ten rows.
+They read the same settings as the functions (MONGODB_URL and/or SUPABASE_URL + SUPABASE_KEY; with
+both, MongoDB is read), found as every command finds them (cli/target.py: the local cloud's env file
+when it exists). Plain text columns: nothing to install for a table of ten rows.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any, TextIO
+from typing import Any
 
-from shared.cloud import wiring
-from shared.config.settings import load_settings
-from shared.errors import FlexrunError
+import click
+
+from cli.target import DEFAULT_ENV_FILE, Target, load_target
 from shared.notify.slack_text import console_url, duration
+from shared.runs.record import RunRecord
 from shared.stores.base import RunStore
 
 LIST_COLUMNS = ("run", "version", "gpu", "state", "wait", "duration", "cost", "rmse (naive)")
+ENV_FILE_HELP = "Settings of the local cloud; used when the file exists. '' = use the environment only (production)."
 
 
-def _main_metric(run: dict[str, Any]) -> str:
-    summary = run.get("metrics_summary") or {}
+def _main_metric(run: RunRecord) -> str:
+    summary = run.metrics_summary or {}
     model, naive = (summary.get("model") or {}).get("rmse"), (summary.get("naive_last_value") or {}).get("rmse")
     if model is None:
         return "-"
@@ -53,13 +53,13 @@ def table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
 def runs_list(store: RunStore, limit: int) -> str:
     rows = [
         (
-            f"{run['run_key']}#{run['attempt']}",
-            str(run.get("package_version", "-")),
-            f"{run.get('gpu_count', 1)}x {run.get('gpu_type', '-')}",
-            str(run.get("state")),
-            duration(run.get("wait_seconds")),
-            duration(run.get("run_seconds")),
-            _cost(run.get("estimated_cost_usd")),
+            run.label,
+            run.package_version,
+            f"{run.gpu_count}x {run.gpu_type}",
+            run.state.value,
+            duration(run.wait_seconds),
+            duration(run.run_seconds),
+            _cost(run.estimated_cost_usd),
             _main_metric(run),
         )
         for run in store.latest_runs(limit)
@@ -75,17 +75,24 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+def _native(run: RunRecord, key: str, as_json: Any) -> Any:
+    """Times as `isoformat` writes them; everything else as JSON (the error, the chain)."""
+    value = getattr(run, key, None)
+    return value if isinstance(value, datetime) else as_json
+
+
 def runs_show(store: RunStore, run_key: str, attempt: int) -> str:
     run = store.get(run_key, attempt)
     if run is None:
-        raise FlexrunError(f"no run {run_key} (attempt {attempt})")
-    lines = [f"{key}: {_shown(run[key])}" for key in sorted(run) if key != "metrics"]
-    if url := console_url(run.get("job_name")):
+        raise click.ClickException(f"no run {run_key} (attempt {attempt})")
+    fields = run.model_dump(mode="json", exclude_none=True, exclude={"metrics"})
+    lines = [f"{key}: {_shown(_native(run, key, fields[key]))}" for key in sorted(fields)]
+    if url := console_url(run.job_name):
         lines.append(f"console: {url}")
     predictions = store.predictions(run_key)
     if predictions:
         lines.append("predictions:")
-        lines += [f"  {p['symbol']} {p['target_date']}: {p['predicted_close']:.4f}" for p in predictions]
+        lines += [f"  {p.symbol} {p.target_date}: {p.predicted_close:.4f}" for p in predictions]
     return "\n".join(lines)
 
 
@@ -100,83 +107,106 @@ def runs_compare(store: RunStore, first: str, second: str) -> str:
     for run_key in (first, second):
         attempts = store.attempts(run_key)
         if not attempts:
-            raise FlexrunError(f"no run {run_key}")
+            raise click.ClickException(f"no run {run_key}")
         runs.append(attempts[-1])
-    rows: list[tuple[str, ...]] = [
-        (key, _shown(runs[0].get(key, "-")), _shown(runs[1].get(key, "-"))) for key in COMPARED
-    ]
+
+    def value(run: RunRecord, key: str) -> str:
+        found = getattr(run, key)
+        return "-" if found is None else _shown(found)
+
+    rows: list[tuple[str, ...]] = [(key, value(runs[0], key), value(runs[1], key)) for key in COMPARED]
     for forecast in ("model", "naive_last_value", "moving_average"):
         for measure in ("rmse", "mape", "directional_accuracy"):
-            values = [((run.get("metrics_summary") or {}).get(forecast) or {}).get(measure, "-") for run in runs]
+            values = [((run.metrics_summary or {}).get(forecast) or {}).get(measure, "-") for run in runs]
             rows.append((f"{forecast}.{measure}", *(_shown(v) for v in values)))
     return table(rows, ("field", first, second))
 
 
-def cost_for_month(store: RunStore, month: str) -> str:
-    start = datetime.strptime(month, "%Y-%m").replace(tzinfo=timezone.utc)
+def cost_for_month(store: RunStore, month: datetime) -> str:
+    start = month.replace(day=1, hour=0, minute=0, second=0, microsecond=0, tzinfo=timezone.utc)
     end = (start + timedelta(days=32)).replace(day=1)
-    per_gpu: dict[str, float] = defaultdict(float)
-    runs = store.runs_ended_between(start, end)
-    for run in runs:
-        per_gpu[str(run.get("gpu_type", "-"))] += run.get("estimated_cost_usd") or 0.0
-    rows = [(gpu, f"${usd:.2f}") for gpu, usd in sorted(per_gpu.items())]
-    total = sum(per_gpu.values())
-    return table([*rows, ("total", f"${total:.2f}")], ("gpu", f"cost {month}")) + f"\n{len(runs)} attempts ended"
+    costs = store.cost_by_gpu(start, end)
+    rows = [(cost.gpu_type, f"${cost.usd:.2f}") for cost in costs]
+    total, attempts = sum(cost.usd for cost in costs), sum(cost.attempts for cost in costs)
+    label = f"cost {start:%Y-%m}"
+    return table([*rows, ("total", f"${total:.2f}")], ("gpu", label)) + f"\n{attempts} attempts ended"
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="flexrun", description=__doc__.splitlines()[0])
-    commands = top.add_subparsers(dest="command", required=True)
-    runs = commands.add_parser("runs", help="recorded runs").add_subparsers(dest="action", required=True)
-    listing = runs.add_parser("list", help="the latest runs, newest first")
-    listing.add_argument("--limit", type=int, default=20)
-    show = runs.add_parser("show", help="every field of one run, with links")
-    show.add_argument("run_key")
-    show.add_argument("--attempt", type=int, default=1)
-    compare = runs.add_parser("compare", help="two runs side by side (their latest attempts)")
-    compare.add_argument("first")
-    compare.add_argument("second")
-    reconcile = runs.add_parser("reconcile", help="read the jobs of runs still open and fix their records")
-    reconcile.add_argument("--older-than", type=float, default=15.0, help="minutes (default 15)")
-    cost = commands.add_parser("cost", help="estimated GPU cost of the attempts that ended in a month")
-    cost.add_argument("--month", required=True, help="YYYY-MM")
-    return top
+def _store(ctx: click.Context) -> tuple[Target, RunStore]:
+    from shared.cloud import wiring
+
+    target = load_target(ctx.find_object(str))
+    return target, wiring.run_store(target.settings)
 
 
-def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
-    args = parser().parse_args(argv)
-    try:
-        settings = load_settings()
-        store = wiring.run_store(settings)
-        if args.command == "cost":
-            text = cost_for_month(store, args.month)
-        elif args.action == "list":
-            text = runs_list(store, args.limit)
-        elif args.action == "show":
-            text = runs_show(store, args.run_key, args.attempt)
-        elif args.action == "compare":
-            text = runs_compare(store, args.first, args.second)
-        else:
-            from shared.runs.reconcile import reconcile_open_runs
-
-            report = reconcile_open_runs(
-                settings=settings,
-                store=store,
-                jobs_for_region=wiring.jobs_for_region(settings),
-                storage=wiring.storage(settings),
-                notifier=wiring.notifier(settings),
-                publisher=wiring.run_requests_publisher(settings),
-                older_than=timedelta(minutes=args.older_than),
-            )
-            text = f"checked {report.checked}, advanced {len(report.advanced)}, failed {len(report.failed)}"
-            snapshot = wiring.refresh_quota_snapshot(settings)  # what the scheduled tick does after it
-            text += f"; quota snapshot {'refreshed' if snapshot else 'not refreshed (see the log)'}"
-    except (FlexrunError, ValueError) as exc:
-        print(f"flexrun: {exc}", file=sys.stderr)
-        return 1
-    print(text, file=out)
-    return 0
+_env_file = click.option(
+    "--env-file", default=DEFAULT_ENV_FILE, envvar="FLEXRUN_ENV_FILE", show_default=True, help=ENV_FILE_HELP
+)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+@click.group()
+@_env_file
+@click.pass_context
+def runs(ctx: click.Context, env_file: str) -> None:
+    """Recorded runs: list, show one, compare two, reconcile the open ones."""
+    ctx.obj = env_file
+
+
+@runs.command("list")
+@click.option("--limit", default=20, show_default=True, help="How many runs, newest first.")
+@click.pass_context
+def list_runs(ctx: click.Context, limit: int) -> None:
+    """The latest runs, newest first: GPU, state, wait, duration, cost, model vs naive."""
+    click.echo(runs_list(_store(ctx)[1], limit))
+
+
+@runs.command()
+@click.argument("run_key")
+@click.option("--attempt", default=1, show_default=True, help="Which attempt of the run.")
+@click.pass_context
+def show(ctx: click.Context, run_key: str, attempt: int) -> None:
+    """Every field of one run, with links and its predictions."""
+    click.echo(runs_show(_store(ctx)[1], run_key, attempt))
+
+
+@runs.command()
+@click.argument("first")
+@click.argument("second")
+@click.pass_context
+def compare(ctx: click.Context, first: str, second: str) -> None:
+    """Two runs side by side (their latest attempts)."""
+    click.echo(runs_compare(_store(ctx)[1], first, second))
+
+
+@runs.command()
+@click.option("--older-than", default=15.0, show_default=True, help="Minutes a run has been open.")
+@click.pass_context
+def reconcile(ctx: click.Context, older_than: float) -> None:
+    """Read the jobs of runs still open and bring their records up to date."""
+    from shared.cloud import wiring
+    from shared.runs.reconcile import reconcile_open_runs
+
+    target, store = _store(ctx)
+    settings = target.settings
+    report = reconcile_open_runs(
+        settings=settings,
+        store=store,
+        jobs_for_region=wiring.jobs_for_region(settings),
+        storage=wiring.storage(settings),
+        notifier=wiring.notifier(settings),
+        publisher=wiring.run_requests_publisher(settings),
+        older_than=timedelta(minutes=older_than),
+    )
+    text = f"checked {report.checked}, advanced {len(report.advanced)}, failed {len(report.failed)}"
+    snapshot = wiring.refresh_quota_snapshot(settings)  # what the scheduled tick does after it
+    click.echo(text + f"; quota snapshot {'refreshed' if snapshot else 'not refreshed (see the log)'}")
+
+
+@click.command()
+@click.option("--month", required=True, type=click.DateTime(formats=["%Y-%m"]), help="YYYY-MM (UTC).")
+@_env_file
+@click.pass_context
+def cost(ctx: click.Context, month: datetime, env_file: str) -> None:
+    """Estimated GPU cost of the attempts that ended in a month, per GPU type."""
+    ctx.obj = env_file
+    click.echo(cost_for_month(_store(ctx)[1], month))

@@ -57,3 +57,9 @@ class PackageRejected(PermanentError):
         self.reasons = reasons
         summary = "; ".join(f"{code}: {message}" for code, message in reasons)
         super().__init__(f"package rejected: {summary}")
+
+
+class InvalidRecord(PermanentError):
+    """A store holds a run record that is not a valid schema-1 record (docs/run-record.md)."""
+
+    reason_code = "invalid_record"

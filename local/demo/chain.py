@@ -19,10 +19,10 @@ from local.services.cloud import REPO_ROOT, LocalCloud
 from shared.cloud import clients
 from shared.config.settings import Settings
 from shared.polling import PollTimeout, poll
-from shared.stores.base import MongoRunStore
+from shared.runs.record import Prediction, RunRecord
+from shared.stores.mongo_store import MongoRunStore
 
 MANIFEST_OBJECT = Settings.model_fields["flexrun_manifest_object"].default  # what the functions write
-TERMINAL_STATES = {"succeeded", "failed", "cancelled", "expired"}
 T = TypeVar("T")
 
 
@@ -93,18 +93,20 @@ def runs_collection(cloud: LocalCloud) -> Any:
     return clients.mongo_database(cloud.env["MONGODB_URL"])["runs"]
 
 
-def wait_for_run(cloud: LocalCloud, run_key: str, timeout: float = 600) -> dict[str, Any]:
+def wait_for_run(cloud: LocalCloud, run_key: str, timeout: float = 600) -> RunRecord:
     """The run record (read through flexrun's own store) once it is terminal and announced."""
     store = MongoRunStore(runs_collection(cloud).database)
 
-    def probe() -> dict[str, Any] | None:
+    def probe() -> RunRecord | None:
         record = store.get(run_key)
-        if record and record.get("state") in TERMINAL_STATES and record.get("notified_state") == record["state"]:
-            return record
-        return None
+        return record if record and record.announced else None
 
     what = f"run {run_key} to finish and be announced"
     return poll(probe, timeout=timeout, what=what, interval=0.5, error=ChainStalled)
+
+
+def predictions_for(cloud: LocalCloud, run_key: str) -> list[Prediction]:
+    return MongoRunStore(runs_collection(cloud).database).predictions(run_key)
 
 
 def slack_messages_for(cloud: LocalCloud, run_key: str) -> list[dict[str, Any]]:

@@ -12,31 +12,31 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from local.demo import chain
 from local.demo.doctor import DEMO_CHAIN, run_doctor
 from local.services.cloud import REPO_ROOT, LocalCloud
-from shared.runs.states import history
+from shared.runs.record import Prediction, RunRecord
+from shared.runs.states import RunState
 
-_HIDDEN = {"predictions", "metrics", "notify_lease_until", "state_rank"}
+_HIDDEN = {"metrics", "notify_lease_until", "state_rank"}
 
 
 def _say(step: str, text: str = "") -> None:
     print(f"\n== {step}" + (f": {text}" if text else ""), flush=True)
 
 
-def _stamp(value: Any) -> str:
-    return value.isoformat(timespec="milliseconds") if isinstance(value, datetime) else str(value)
+def _stamp(value: datetime) -> str:
+    return value.isoformat(timespec="milliseconds")
 
 
-def _show_record(record: dict[str, Any]) -> None:
-    shown = {k: v for k, v in record.items() if k not in _HIDDEN}
-    print(json.dumps(shown, indent=2, default=_stamp))
+def _show_record(record: RunRecord) -> None:
+    shown = record.model_dump(mode="json", exclude_none=True, exclude=_HIDDEN)
+    print(json.dumps(shown, indent=2))
 
 
-def _show_metrics(record: dict[str, Any]) -> None:
-    overall = ((record.get("metrics") or {}).get("evaluation") or {}).get("overall") or {}
+def _show_metrics(record: RunRecord) -> None:
+    overall = ((record.metrics or {}).get("evaluation") or {}).get("overall") or {}
     if not overall:
         return
     print(f"\ntest-period forecast quality ({overall.get('samples')} samples), model vs baselines:")
@@ -50,14 +50,9 @@ def _show_metrics(record: dict[str, Any]) -> None:
     print("\nnext-day predictions:")
 
 
-def _show_predictions(record: dict[str, Any]) -> None:
-    predictions = record.get("predictions") or {}
-    rows = predictions.get("predictions", []) if isinstance(predictions, dict) else predictions
+def _show_predictions(rows: list[Prediction]) -> None:
     for row in rows[:10]:
-        print(
-            f"  {row.get('symbol', '?'):<8} {row.get('target_date', '?')}  "
-            f"predicted close {row.get('predicted_close', float('nan')):.2f} (last {row.get('last_close', '?')})"
-        )
+        print(f"  {row.symbol:<8} {row.target_date}  predicted close {row.predicted_close:.2f} (last {row.last_close})")
 
 
 def run_chain(cloud: LocalCloud, work_dir: Path) -> bool:
@@ -99,21 +94,21 @@ def run_chain(cloud: LocalCloud, work_dir: Path) -> bool:
 
     _say("4/5 wait", "the job queues for capacity, runs the trainer, and reports each state change")
     record = chain.wait_for_run(cloud, run_key, timeout=900)
-    print(f"job {record.get('job_name')}")
-    for state, at in history(record):
+    print(f"job {record.job_name}")
+    for state, at in record.history():
         print(f"  {_stamp(at)}  {state.value}")
-    print(f"waited {record.get('wait_seconds')} s for capacity, ran {record.get('run_seconds')} s")
+    print(f"waited {record.wait_seconds} s for capacity, ran {record.run_seconds} s")
 
     _say("5/5 results", "run record stored in MongoDB")
     _show_record(record)
     _show_metrics(record)
-    _show_predictions(record)
+    _show_predictions(chain.predictions_for(cloud, run_key))
     messages = chain.slack_messages_for(cloud, run_key)
     _say("slack", f"{len(messages)} message(s) received by the local webhook")
     for message in messages:
         print(f"  {message.get('text')}")
     skipped = "skipped L4 @ us-east4" in str(messages[0].get("text")) if messages else False
-    return diagnosed and skipped and record.get("state") == "succeeded" and len(messages) == 1
+    return diagnosed and skipped and record.state is RunState.SUCCEEDED and len(messages) == 1
 
 
 def main() -> int:

@@ -9,6 +9,8 @@ flexrun, with PostgREST's documented semantics (docs.postgrest.org, "Tables and 
 - `POST` (insert; a JSON object or list) with `columns=`, `on_conflict=`, and
   `Prefer: resolution=merge-duplicates|ignore-duplicates, return=representation|minimal`
 - `PATCH` and `DELETE` with the same filters, `Prefer: return=representation|minimal`
+- `POST /rest/v1/rpc/FUNCTION` with a JSON object of named arguments ("Functions as RPC"): a
+  set-returning function answers its rows as a JSON array, others their value
 Rows are converted by PostgreSQL itself (`json_populate_recordset`, `json_agg`), as PostgREST does.
 The `apikey` header must be the configured service key; requests then run as Supabase's
 `service_role`, so the migrations' row-level-security policies are in force.
@@ -26,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local.services.processes import ManagedProcess, free_port, http_probe
-from local.standins.postgrest_query import SCHEMA, ApiError, Database, execute, parse_prefer
+from local.standins.postgrest_query import SCHEMA, ApiError, Database, call_function, execute, parse_prefer
 from shared.config import logs
 from shared.config.logs import log
 
@@ -63,13 +65,20 @@ def make_handler(db: Database, key: str) -> type[BaseHTTPRequestHandler]:
                 profile = self.headers.get("Content-Profile") or self.headers.get("Accept-Profile") or SCHEMA
                 if profile != SCHEMA:
                     raise ApiError(406, "PGRST106", f"The schema must be {SCHEMA}")
-                if not url.path.startswith("/rest/v1/") or "/" in url.path.removeprefix("/rest/v1/"):
+                relation = url.path.removeprefix("/rest/v1/")
+                function = relation.removeprefix("rpc/") if relation.startswith("rpc/") else None
+                if not url.path.startswith("/rest/v1/") or "/" in (function or relation):
                     raise ApiError(404, "PGRST125", f"Invalid path {url.path}")
                 try:
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     raise ApiError(400, "PGRST102", "Empty or invalid json") from None
-                table = url.path.removeprefix("/rest/v1/")
+                if function is not None:
+                    if self.command != "POST":
+                        raise ApiError(405, "PGRST101", "Only POST is served for functions here")
+                    self._reply(*call_function(db, function, body))
+                    return
+                table = relation
                 query = parse_qsl(url.query, keep_blank_values=True)
                 status, rows = execute(db, self.command, table, query, parse_prefer(self.headers.get("Prefer")), body)
                 self._reply(status, rows)
@@ -92,6 +101,12 @@ def make_handler(db: Database, key: str) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog is 5: a burst of concurrent clients (a function's instances writing
+    # at once) would be reset at connect, which PostgREST behind its own listener never does.
+    request_queue_size = 128
+
+
 def start_postgrest(state_dir: Path, python: str, repo_root: Path, dsn: str, key: str) -> tuple[ManagedProcess, str]:
     """Start the endpoint as its own process; returns it and its SUPABASE_URL."""
     port = free_port()
@@ -111,7 +126,7 @@ def main() -> None:
     parser.add_argument("--dsn", required=True)
     args = parser.parse_args()
     key = os.environ["FLEXRUN_POSTGREST_KEY"]  # the service key clients must send as `apikey`
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(Database(args.dsn), key))
+    server = _Server((args.host, args.port), make_handler(Database(args.dsn), key))
     server.daemon_threads = True
     log("INFO", "postgrest endpoint listening", port=args.port)
     server.serve_forever()

@@ -242,3 +242,60 @@ def execute(db: Database, method: str, table: str, query: list[tuple[str, str]],
     if not representation:
         return (204 if method != "POST" else 201), None
     return status, json.loads(text)
+
+
+def _matching(row: tuple[Any, ...], arguments: dict[str, Any]) -> tuple[bool, list[str], list[str]] | None:
+    """(returns a set, input argument names, their types) of a pg_proc row called with exactly `arguments`."""
+    returns_set, names, modes, types = row
+    modes = modes or ["i"] * len(names or [])
+    inputs = [arg for arg, mode in zip(names or [], modes, strict=True) if mode in ("i", "b", "v")]
+    return (bool(returns_set), inputs, list(types)) if set(inputs) == set(arguments) else None
+
+
+def call_function(db: Database, name: str, body: Any) -> tuple[int, Any]:
+    """`POST /rpc/NAME` with named arguments (docs.postgrest.org, "Functions as RPC"), as `service_role`.
+
+    A set-returning function answers a JSON array of its rows, any other its value as JSON; an unknown
+    function or argument set is PGRST202 (404), as PostgREST answers.
+    """
+    import psycopg
+    from psycopg import sql
+
+    arguments = body if isinstance(body, dict) else {}
+    if body is not None and not isinstance(body, dict):
+        raise ApiError(400, "PGRST102", "Body must be a JSON object of named arguments")
+    conn = db.connection()
+    found = conn.execute(
+        "select p.proretset, p.proargnames, p.proargmodes::text[],"
+        " array(select format_type(t, null) from unnest(p.proargtypes) as t)"
+        " from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = %s and p.proname = %s",
+        (SCHEMA, name),
+    ).fetchall()
+    conn.rollback()
+    signature = next((match for row in found if (match := _matching(row, arguments)) is not None), None)
+    if signature is None:
+        listed = ", ".join(sorted(arguments))
+        raise ApiError(404, "PGRST202", f"Could not find the function {SCHEMA}.{name}({listed}) in the schema cache")
+    returns_set, inputs, types = signature
+    passed = sql.SQL(", ").join(
+        sql.SQL("{} => %s::{}").format(_ident(arg), sql.SQL(kind)) for arg, kind in zip(inputs, types, strict=True)
+    )
+    function = sql.SQL("{}.{}({})").format(_ident(SCHEMA), _ident(name), passed)
+    statement = (
+        sql.SQL("select coalesce(json_agg(_s), '[]'::json)::text from {} as _s").format(function)
+        if returns_set
+        else sql.SQL("select to_json({})::text").format(function)
+    )
+    values = [arguments[arg] if not isinstance(arguments[arg], dict | list) else json.dumps(arguments[arg])
+              for arg in inputs]  # fmt: skip
+    try:
+        with conn.transaction():
+            conn.execute("set local role service_role")
+            (text,) = conn.execute(statement, values).fetchone()
+    except psycopg.OperationalError as exc:
+        raise ApiError(503, "PGRST000", "Database connection lost", str(exc)[:300]) from exc
+    except psycopg.Error as exc:
+        state = exc.sqlstate or "XX000"
+        http = _SQLSTATE_STATUS.get(state, 400 if state[:2] in ("22", "23", "42") else 500)
+        raise ApiError(http, state, str(exc.diag.message_primary or exc), exc.diag.message_detail) from exc
+    return 200, json.loads(text)

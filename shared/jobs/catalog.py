@@ -106,9 +106,10 @@ def hourly_price(gpu_type: str, strategy: str = "STANDARD") -> float | None:
 def attempt_price_per_hour(gpu_type: str, machine_type: str, gpu_count: int, strategy: str) -> float | None:
     """USD per hour of one attempt's machine with `gpu_count` GPUs under `strategy`; None when unknown.
 
-    A machine type's own price for the strategy wins (Vertex bills by machine type; DWS and Spot have
-    their own SKUs, google-facts.md). Without one, STANDARD falls back to the on-demand GPU price × count;
-    SPOT and FLEX_START do not: an on-demand price is not a DWS or Spot price, so their cost stays unknown.
+    The one price a run's cost is computed from (shared/runs/cost.py). A machine type's own price for the
+    strategy wins (Vertex bills by machine type; DWS and Spot have their own SKUs, google-facts.md).
+    Without one, STANDARD falls back to the on-demand GPU price × count; SPOT and FLEX_START do not: an
+    on-demand price is not a DWS or Spot price, so their cost stays unknown.
     """
     entry = load_catalog()["gpus"].get(canonical_gpu(gpu_type))
     if entry is None:
@@ -119,11 +120,3 @@ def attempt_price_per_hour(gpu_type: str, machine_type: str, gpu_count: int, str
     if strategy in ("STANDARD", "ON_DEMAND") and entry.get("usd_per_gpu_hour") is not None:
         return float(entry["usd_per_gpu_hour"]) * gpu_count
     return None
-
-
-def estimated_cost_usd(gpu_type: str, gpu_count: int, run_seconds: float | None) -> float | None:
-    """GPU cost of the run time at the catalog's hourly price; None when either is unknown."""
-    price = hourly_price(gpu_type)
-    if run_seconds is None or price is None:
-        return None
-    return round(price * gpu_count * run_seconds / 3600.0, 4)

@@ -7,6 +7,7 @@ from typing import Any
 
 from shared.jobs import images
 from shared.notify.slack import SlackMessage, fields, section
+from shared.runs.record import RunRecord
 
 _ICONS = {"succeeded": ":white_check_mark:", "failed": ":x:", "cancelled": ":no_entry_sign:", "expired": ":hourglass:"}
 CONSOLE = "https://console.cloud.google.com"  # links for people in Slack; flexrun never calls it
@@ -61,15 +62,15 @@ def _browser(uri: str) -> str:
     return f"{CONSOLE}/storage/browser/{uri.removeprefix('gs://')}"
 
 
-def _links(record: dict[str, Any]) -> str | None:
+def _links(record: RunRecord) -> str | None:
     links = []
-    if url := console_url(record.get("job_name")):
+    if url := console_url(record.job_name):
         links.append(f"<{url}|Vertex AI job>")
-    for label, key in (("plot", "plot_uri"), ("predictions", "predictions_uri"), ("model", "model_uri")):
-        if record.get(key):
-            links.append(f"<{_browser(record[key].rsplit('/', 1)[0])}|{label}> `{record[key]}`")
-    if not links and record.get("output_uri"):
-        links.append(f"Outputs: `{record['output_uri']}`")
+    for label, uri in (("plot", record.plot_uri), ("predictions", record.predictions_uri), ("model", record.model_uri)):
+        if uri:
+            links.append(f"<{_browser(uri.rsplit('/', 1)[0])}|{label}> `{uri}`")
+    if not links and record.output_uri:
+        links.append(f"Outputs: `{record.output_uri}`")
     return " · ".join(links) or None
 
 
@@ -95,44 +96,43 @@ def image_warning(uri: str | None, today: dt.date) -> str | None:
     return f":warning: Image `{image.uri}` {tense}: {todo}."
 
 
-def run_finished(record: dict[str, Any], today: dt.date | None = None) -> SlackMessage:
-    state = record.get("state", "?")
-    title = f"{_ICONS.get(state, '')} Run `{record.get('run_key')}` {state}".strip()
-    attempt = record.get("attempt", 1)
-    headline = (
-        f"{title}: {record.get('package_version', '?')} on {record.get('gpu_count', 1)}× {record.get('gpu_type')}"
-        + (f" (attempt {attempt})" if attempt != 1 else "")
+def run_finished(record: RunRecord, today: dt.date | None = None) -> SlackMessage:
+    state = record.state.value
+    title = f"{_ICONS.get(state, '')} Run `{record.run_key}` {state}".strip()
+    attempt = record.attempt
+    headline = f"{title}: {record.package_version} on {record.gpu_count}× {record.gpu_type}" + (
+        f" (attempt {attempt})" if attempt != 1 else ""
     )
-    strategy = record.get("strategy") or "-"
-    if record.get("step_label"):
-        strategy += f" (fallback step {record['step_label']})"
+    strategy = record.strategy or "-"
+    if record.step_label:
+        strategy += f" (fallback step {record.step_label})"
     pairs = [
-        ("Job", str(record.get("job_id", "-"))),
-        ("Machine", f"{record.get('machine_type')} in {record.get('region')}"),
+        ("Job", record.job_id or "-"),
+        ("Machine", f"{record.machine_type} in {record.region}"),
         ("Strategy", strategy),
-        ("Waited for capacity", duration(record.get("wait_seconds"))),
-        ("Ran", duration(record.get("run_seconds"))),
+        ("Waited for capacity", duration(record.wait_seconds)),
+        ("Ran", duration(record.run_seconds)),
     ]
-    cost, total = record.get("estimated_cost_usd"), record.get("total_cost_usd")
+    cost, total = record.estimated_cost_usd, record.total_cost_usd
     if cost is not None:
         pairs.append(("Estimated GPU cost", f"${cost:.2f}" + (f" (run total ${total:.2f})" if total else "")))
-    summary = model_summary(record.get("metrics_summary"))
+    summary = model_summary(record.metrics_summary)
     if summary:
         pairs.append(("Model vs naive", summary))
     blocks = [section(f"*{headline}*"), fields(pairs)]
-    error = (record.get("error") or {}).get("message")
+    error = record.error.message if record.error else ""
     if error:
-        hint = record.get("hint")
-        why = f"*Why* ({record.get('failure_class', 'unknown')}): {error[:500]}"
+        hint = record.hint
+        why = f"*Why* ({record.failure_class or 'unknown'}): {error[:500]}"
         blocks.append(section(why + (f"\n*What to do:* {hint}" if hint else "")))
-    if warning := image_warning(record.get("executor_image"), today or dt.datetime.now(dt.UTC).date()):
+    if warning := image_warning(record.executor_image, today or dt.datetime.now(dt.UTC).date()):
         blocks.append(section(warning))
-    skipped = [str(step.get("line")) for step in record.get("skipped_steps") or [] if step.get("line")]
+    skipped = [step.line for step in record.skipped_steps if step.line]
     if skipped:  # steps the quota snapshot ruled out before any job (shared/runs/quota_plan.py)
         blocks.append(section("*Skipped for quota:*\n" + "\n".join(f"• {line}" for line in skipped)))
     if links := _links(record):
         blocks.append(section(links))
-    refused = skipped and not record.get("job_name")  # the error is the same list: say it once
+    refused = skipped and not record.job_name  # the error is the same list: say it once
     text = (
         headline
         + (f" — {summary}" if summary else "")

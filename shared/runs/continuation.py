@@ -24,6 +24,7 @@ from shared.config.settings import Settings
 from shared.errors import InvalidRunRequest
 from shared.events.cloudevents import PubsubMessage
 from shared.runs import fallback
+from shared.runs.record import RunChanges, RunRecord
 from shared.stores.base import RunStore
 
 # The Pub/Sub attribute that tells submit-run a message is a continuation, not a person's run message.
@@ -59,7 +60,7 @@ def retry_policy(settings: Settings) -> tuple[frozenset[str], int]:
     return retry_on, settings.flexrun_fallback_max_attempts
 
 
-def next_attempt(record: dict[str, Any], settings: Settings) -> tuple[int, fallback.Resolved, str] | None:
+def next_attempt(record: RunRecord, settings: Settings) -> tuple[int, fallback.Resolved, str] | None:
     """(next attempt, its step, why) when this finished attempt falls back; None when the run ends."""
     retry_on, max_attempts = retry_policy(settings)
     return fallback.next_step(record, retry_on, max_attempts)
@@ -69,18 +70,14 @@ def fallback_note(attempt: int, step: fallback.Resolved, reason: str) -> str:
     return f"Fell back to attempt {attempt}: {step.label} (attempt {attempt - 1} ended: {reason})."
 
 
-def record_decision(
-    store: RunStore, record: dict[str, Any], attempt: int, step: fallback.Resolved, reason: str
-) -> None:
+def record_decision(store: RunStore, record: RunRecord, attempt: int, step: fallback.Resolved, reason: str) -> None:
     """On the finished attempt: which attempt comes next and why (read by Slack, the CLI, the reconciler)."""
-    fields = {"fallback_reason": reason, "next_attempt": attempt, "hint": fallback_note(attempt, step, reason)}
-    if any(record.get(key) != value for key, value in fields.items()):
-        store.update_fields(record["run_key"], attempt - 1, fields)
+    decision = RunChanges(fallback_reason=reason, next_attempt=attempt, hint=fallback_note(attempt, step, reason))
+    if record.with_changes(decision) != record:
+        store.update(record.run_key, attempt - 1, decision)
 
 
-def continue_elsewhere(
-    record: dict[str, Any], *, settings: Settings, store: RunStore, publisher: Publisher
-) -> int | None:
+def continue_elsewhere(record: RunRecord, *, settings: Settings, store: RunStore, publisher: Publisher) -> int | None:
     """After a terminal attempt: record the fallback and publish the next attempt for submit-run.
 
     Safe to call again (redelivered events, the reconciler): submit-run's claim dedupes the attempt.
@@ -91,9 +88,9 @@ def continue_elsewhere(
         return None
     attempt, step, reason = decision
     record_decision(store, record, attempt, step, reason)
-    publish(publisher, Continuation(run_key=record["run_key"], attempt=attempt, reason=reason,
-                                    correlation_id=record.get("correlation_id")))  # fmt: skip
-    logs.notice("capacity fallback requested", run_key=record["run_key"], attempt=attempt, reason=reason,
+    publish(publisher, Continuation(run_key=record.run_key, attempt=attempt, reason=reason,
+                                    correlation_id=record.correlation_id))  # fmt: skip
+    logs.notice("capacity fallback requested", run_key=record.run_key, attempt=attempt, reason=reason,
                 step=step.label)  # fmt: skip
     return attempt
 

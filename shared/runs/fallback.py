@@ -22,12 +22,15 @@ import json
 import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.config import durations
 from shared.errors import ConfigurationError, InvalidRunRequest
 from shared.jobs import catalog
 from shared.runs.failures import FailureClass, classify
+
+if TYPE_CHECKING:
+    from shared.runs.record import RunError, RunRecord  # the record holds a chain of `Resolved` steps
 
 STRATEGIES = ("FLEX_START", "SPOT", "STANDARD")
 _STRATEGY_RANK = {name: rank for rank, name in enumerate(STRATEGIES)}  # tie-break: cheaper strategy first
@@ -169,7 +172,7 @@ def _price_key(step: Resolved) -> tuple[float, int]:
     return (float("inf") if price is None else price * step.gpu_count, _STRATEGY_RANK[step.strategy])
 
 
-def capacity_failure(state: str, failure_class: str | None, error: dict[str, Any] | None) -> FailureClass | None:
+def capacity_failure(state: str, failure_class: str | None, error: RunError | None) -> FailureClass | None:
     """The capacity class a finished attempt failed for (None: not a capacity failure).
 
     The class stored with the attempt wins (job-state and submit-run asked the classifier when it
@@ -179,18 +182,16 @@ def capacity_failure(state: str, failure_class: str | None, error: dict[str, Any
     """
     stored = FailureClass.parse(failure_class)
     if stored is None or stored is FailureClass.UNKNOWN:
-        error = error or {}
-        stored = classify(str(error.get("message") or ""), job_state=state, rpc_code=error.get("code"))
+        message, code = (error.message, error.code) if error else ("", None)
+        stored = classify(message, job_state=state, rpc_code=code)
     return stored if stored.is_capacity else None
 
 
-def next_step(record: dict[str, Any], retry_on: frozenset[str], max_attempts: int) -> tuple[int, Resolved, str] | None:
+def next_step(record: RunRecord, retry_on: frozenset[str], max_attempts: int) -> tuple[int, Resolved, str] | None:
     """(next attempt, its step, why) when a finished attempt should fall back; None when the run ends."""
-    chain = record.get("chain") or []
-    attempt = int(record.get("attempt", 1))
-    if attempt >= min(len(chain), max_attempts):
+    if record.attempt >= min(len(record.chain), max_attempts):
         return None
-    reason = capacity_failure(str(record.get("state")), record.get("failure_class"), record.get("error"))
+    reason = capacity_failure(record.state.value, record.failure_class, record.error)
     if reason is None or reason not in retry_on:
         return None
-    return attempt + 1, Resolved(**chain[attempt]), reason
+    return record.attempt + 1, record.chain[record.attempt], reason

@@ -19,11 +19,11 @@ from shared.config.settings import Settings
 from shared.errors import InvalidEvent, TransientError
 from shared.events.job_logs import JobWakeUp
 from shared.jobs.api_errors import classify
-from shared.jobs.catalog import estimated_cost_usd
 from shared.notify.slack import Notifier
 from shared.notify.slack_text import run_finished
-from shared.runs import failures
+from shared.runs import cost, failures
 from shared.runs.continuation import continue_elsewhere
+from shared.runs.record import RunChanges, RunError, RunRecord
 from shared.runs.states import RunState, from_vertex
 from shared.runs.trainer_outputs import read_trainer_outputs
 from shared.stores.base import RunStore
@@ -57,42 +57,25 @@ def _seconds_between(start: datetime | None, end: datetime | None) -> float | No
     return round((end - start).total_seconds(), 3) if start and end else None
 
 
-def _job_fields(job: Any, record: dict[str, Any], wake_up: JobWakeUp) -> dict[str, Any]:
+def _job_changes(job: Any, record: RunRecord, wake_up: JobWakeUp) -> RunChanges:
+    """What the job says about the attempt: Vertex's state and clock, the cost, why it failed."""
     created, started, ended = _plain(job.create_time), _plain(job.start_time), _plain(job.end_time)
     run_seconds = _seconds_between(started, ended)
-    gpu_type, gpu_count = record.get("gpu_type", ""), record.get("gpu_count", 1)
-    fields: dict[str, Any] = {
+    known = {
         "vertex_state": job.state.name,
         "created_at": created,
         "started_at": started,
         "ended_at": ended,
         "wait_seconds": _seconds_between(created, started or ended),
         "run_seconds": run_seconds,
-        "usd_per_gpu_hour": estimated_cost_usd(gpu_type, 1, 3600.0),  # the catalog price of one GPU hour
-        "estimated_cost_usd": estimated_cost_usd(gpu_type, gpu_count, run_seconds),
     }
+    changes = RunChanges(**{key: value for key, value in known.items() if value is not None})
+    changes = changes.merged(cost.attempt_cost(record, run_seconds))
     if job.error and job.error.message:
         failure = failures.classify(job.error.message, wake_up.text, job_state=job.state.name, rpc_code=job.error.code)
-        fields.update(
-            {
-                "error": {"code": job.error.code, "message": job.error.message},
-                "failure_class": failure.value,
-                "hint": failure.hint,
-            }
-        )
-    return {key: value for key, value in fields.items() if value is not None}
-
-
-def _total_cost(store: RunStore, record: dict[str, Any], this_attempt: float | None) -> float | None:
-    """This attempt's cost plus every other attempt's of the same run_key (fallback steps, reruns)."""
-    others = [
-        run.get("estimated_cost_usd") or 0.0
-        for run in store.attempts(record["run_key"])
-        if run["attempt"] != record["attempt"]
-    ]
-    if this_attempt is None and not any(others):
-        return None
-    return round((this_attempt or 0.0) + sum(others), 4)
+        error = RunError(code=job.error.code, message=job.error.message)
+        changes = changes.merged(RunChanges(error=error, failure_class=failure.value, hint=failure.hint))
+    return changes
 
 
 def handle_job_wake_up(
@@ -110,48 +93,50 @@ def handle_job_wake_up(
     record = store.find_by_job_id(wake_up.job_id)
     if record is None:
         return _unknown_job(wake_up, settings, jobs_for_region)
-    logs.bind(run_key=record["run_key"], correlation_id=record.get("correlation_id"))
+    logs.bind(run_key=record.run_key, correlation_id=record.correlation_id)
     try:
-        job = jobs_for_region(record["region"]).get_custom_job(name=record["job_name"])
+        job = jobs_for_region(record.region).get_custom_job(name=record.job_name)
     except gexc.NotFound:
-        raise InvalidEvent(f"job {record['job_name']} no longer exists") from None
+        raise InvalidEvent(f"job {record.job_name} no longer exists") from None
     except Exception as exc:
         raise classify(exc, "reading the job") from exc
 
     state = from_vertex(job.state.name, job.error.message if job.error else "", job.error.code if job.error else None)
     _require_settled(wake_up, job, state)
     if state is None:
-        return ReportOutcome("unchanged", record["run_key"], record.get("state"))
-    fields = _job_fields(job, record, wake_up)
+        return ReportOutcome("unchanged", record.run_key, record.state.value)
+    changes = _job_changes(job, record, wake_up)
     if state.is_terminal():
-        fields["total_cost_usd"] = _total_cost(store, record, fields.get("estimated_cost_usd"))
+        total = cost.run_total(record, changes.estimated_cost_usd, store.attempts(record.run_key))
+        changes = changes.merged(RunChanges(total_cost_usd=total))
     if state is RunState.SUCCEEDED:
-        outputs = read_trainer_outputs(storage, record["output_uri"])
+        # A record with a job was planned, so it names its output directory.
+        outputs = read_trainer_outputs(storage, record.output_uri or "")
         # Forecasts first, then the record: a record that says "succeeded" has its predictions stored.
         if outputs.predictions:
-            store.replace_predictions(record["run_key"], record["attempt"], outputs.predictions)
-        fields.update(outputs.fields)
-    moved = store.advance(record["run_key"], record["attempt"], state, fields)
-    if not moved and _lacks_its_error(record, fields):
+            store.replace_predictions(record.run_key, record.attempt, outputs.predictions)
+        changes = changes.merged(outputs.changes)
+    moved = store.advance(record.run_key, record.attempt, state, changes)
+    if not moved and _lacks_its_error(record, changes):
         # Terminal already (an earlier read came before the late error): the record still gains its
         # error and failure class, so the fallback decision below sees them; Slack was told once.
-        late: dict[str, Any] = {key: fields[key] for key in ("error", "failure_class", "hint") if key in fields}
-        store.update_fields(record["run_key"], record["attempt"], late)
-        logs.info("late job error recorded", failure_class=fields.get("failure_class"))
+        store.update(record.run_key, record.attempt, RunChanges(error=changes.error,
+                     failure_class=changes.failure_class, hint=changes.hint))  # fmt: skip
+        logs.info("late job error recorded", failure_class=changes.failure_class)
     logs.info(
         "run state " + ("advanced" if moved else "unchanged"),
         state=state.value,
         vertex_state=job.state.name,
-        job_name=record["job_name"],
+        job_name=record.job_name,
     )
 
     notified = False
     if state.is_terminal():
-        finished = store.get(record["run_key"], record["attempt"]) or record
+        finished = store.get(record.run_key, record.attempt) or record
         # The next attempt is submit-run's to create (it holds the trainer's service account): publish it.
         continue_elsewhere(finished, settings=settings, store=store, publisher=publisher)
-        notified = _announce_once(store, record["run_key"], record["attempt"], notifier)
-    return ReportOutcome("advanced" if moved else "unchanged", record["run_key"], state.value, notified)
+        notified = _announce_once(store, record.run_key, record.attempt, notifier)
+    return ReportOutcome("advanced" if moved else "unchanged", record.run_key, state.value, notified)
 
 
 # Vertex sets a failed job's error "about one minute after a job ends" (google-facts.md); a job that
@@ -174,9 +159,8 @@ def _require_settled(wake_up: JobWakeUp, job: Any, state: RunState | None) -> No
             raise TransientError(f"job {wake_up.job_id} failed but Vertex has not set its error yet")
 
 
-def _lacks_its_error(record: dict[str, Any], fields: dict[str, Any]) -> bool:
-    state = str(record.get("state") or "")
-    return bool(state) and RunState(state).is_terminal() and "failure_class" not in record and "failure_class" in fields
+def _lacks_its_error(record: RunRecord, changes: RunChanges) -> bool:
+    return record.is_terminal and record.failure_class is None and changes.failure_class is not None
 
 
 def _unknown_job(wake_up: JobWakeUp, settings: Settings, jobs_for_region: Any) -> ReportOutcome:
@@ -200,11 +184,9 @@ def _unknown_job(wake_up: JobWakeUp, settings: Settings, jobs_for_region: Any) -
 
 def _announce_once(store: RunStore, run_key: str, attempt: int, notifier: Notifier) -> bool:
     current = store.get(run_key, attempt)
-    if current is None:
+    if current is None or current.announced:
         return False
-    terminal = RunState(current["state"])
-    if current.get("notified_state") == terminal.value:
-        return False
+    terminal = current.state
     if not store.claim_notification(run_key, attempt, terminal, lease_seconds=30):  # Slack times out at 10 s
         # Another delivery holds the lease: it is posting now, or it died mid-post. Acknowledging here
         # would lose the message in the second case; retrying finds it sent, or takes the expired lease.

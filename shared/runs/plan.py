@@ -6,7 +6,6 @@ Pure functions of the request, the manifest and the settings: no client, no I/O.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from shared.config.settings import Settings
 from shared.errors import NoDeployableVersion
@@ -15,6 +14,7 @@ from shared.jobs.catalog import default_machine
 from shared.jobs.custom_job import RunPlan
 from shared.packages.manifest import Manifest, ManifestEntry
 from shared.runs import fallback
+from shared.runs.record import RunSpec
 from shared.runs.request import RunRequest
 
 
@@ -83,19 +83,19 @@ def job_image(settings: Settings, today: dt.date | None = None) -> images.Image:
     return image
 
 
-def make_plan(run: dict[str, Any], step: fallback.Resolved, attempt: int, settings: Settings) -> RunPlan:
-    """One attempt's plan from the run's fixed part (`run`, as recorded) and the attempt's step."""
-    run_key = run["run_key"]
+def make_plan(spec: RunSpec, step: fallback.Resolved, attempt: int, settings: Settings) -> RunPlan:
+    """One attempt's plan from what every attempt of the run shares and the attempt's step."""
+    run_key = spec.run_key
     image = job_image(settings)
     return RunPlan(
         run_key=run_key,
         attempt=attempt,
         display_name=f"{settings.vertex_ai_job_name}-{run_key}-a{attempt}"[:128],
-        package_uri=run["package_uri"],
-        package_version=run["package_version"],
-        package_sha256=run["package_sha256"],
+        package_uri=spec.package_uri,
+        package_version=spec.package_version,
+        package_sha256=spec.package_sha256,
         # The module the package was validated with (a wrapped script's own); older records have none.
-        python_module=run.get("package_module") or settings.flexrun_trainer_module,
+        python_module=spec.package_module or settings.flexrun_trainer_module,
         executor_image=image.uri,
         image_kind=image.kind,
         gpu_type=step.gpu_type,
@@ -103,32 +103,15 @@ def make_plan(run: dict[str, Any], step: fallback.Resolved, attempt: int, settin
         machine_type=step.machine_type,
         region=step.region,
         max_wait_seconds=step.max_wait,
-        timeout_seconds=run["timeout_seconds"],
-        replica_count=int(run.get("replicas") or 1),
+        timeout_seconds=spec.timeout_seconds,
+        replica_count=spec.replicas,
         # No trailing slash, as Google's SDK writes base_output_directory: Vertex appends "/model/", and
         # whether it normalises "attempt-1/" + "/model/" is not documented.
         output_uri=f"gs://{settings.staging_bucket}/{settings.flexrun_output_prefix}{run_key}/attempt-{attempt}",
         service_account=settings.vertex_ai_service_account,
-        correlation_id=run["correlation_id"],
-        args=tuple(run.get("args") or ()),
-        env=dict(run.get("env") or {}),
+        correlation_id=spec.correlation_id,
+        args=tuple(spec.args),
+        env=dict(spec.env),
         strategy=step.strategy,
         secret_env=trainer_secret_refs(settings),
     )
-
-
-def attempt_fields(plan: RunPlan, run: dict[str, Any], chain: list[dict[str, Any]], step_label: str) -> dict[str, Any]:
-    return {
-        **run,
-        "chain": chain,
-        "step_label": step_label,
-        "gpu_type": plan.gpu_type,
-        "gpu_count": plan.gpu_count,
-        "replicas": plan.replica_count,
-        "machine_type": plan.machine_type,
-        "region": plan.region,
-        "strategy": plan.strategy,
-        "max_wait_seconds": plan.max_wait_seconds,
-        "output_uri": plan.output_uri,
-        "executor_image": plan.executor_image,
-    }

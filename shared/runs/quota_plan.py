@@ -17,7 +17,9 @@ from shared.notify.slack import Notifier
 from shared.notify.slack_text import run_finished
 from shared.quotas.gate import Blocked, split_runnable, usable_snapshot
 from shared.quotas.snapshot import QuotaSnapshot
+from shared.runs import fallback
 from shared.runs.failures import FailureClass
+from shared.runs.record import RunChanges, RunError, RunRecord, RunSpec, SkippedStep
 from shared.runs.states import RunState
 from shared.stores.base import RunStore
 
@@ -40,32 +42,34 @@ def runnable_steps(
     return runnable, skipped
 
 
-def skipped_field(skipped: list[Blocked]) -> list[dict[str, Any]]:
-    return [blocked.as_dict() for blocked in skipped]
+def skipped_field(skipped: list[Blocked]) -> list[SkippedStep]:
+    return [SkippedStep.model_validate(blocked.as_dict()) for blocked in skipped]
 
 
 def refuse_run(
-    run: dict[str, Any], first: Any, skipped: list[Blocked], *, store: RunStore, notifier: Notifier | None
+    spec: RunSpec, first: fallback.Resolved, skipped: list[Blocked], *, store: RunStore, notifier: Notifier | None
 ) -> bool:
     """Record attempt 1 as refused for quota and announce it once; False when the run already had a job."""
-    run_key = run["run_key"]
+    run_key = spec.run_key
     message = "No step of the fallback chain can run: " + "; ".join(blocked.line for blocked in skipped)
-    fields = {
-        **run,
-        "chain": [],
-        "step_label": first.label,
-        "gpu_type": first.gpu_type,
-        "gpu_count": first.gpu_count,
-        "machine_type": first.machine_type,
-        "region": first.region,
-        "strategy": first.strategy,
-    }
-    record, created = store.claim(run_key, 1, fields)
-    if not created and (record.get("job_name") or record.get("chain")):
+    claim = RunRecord(
+        **{**{name: getattr(spec, name) for name in RunSpec.model_fields}, "chain": []},
+        step_label=first.label,
+        gpu_type=first.gpu_type,
+        gpu_count=first.gpu_count,
+        machine_type=first.machine_type,
+        region=first.region,
+        strategy=first.strategy,
+        max_wait_seconds=first.max_wait,
+    )
+    record, created = store.claim(claim)
+    if not created and (record.job_name or record.chain):
         return False  # planned earlier with quota to spare: that attempt stands
-    if not RunState(record["state"]).is_terminal():
+    if not record.is_terminal:
         hint = "Request the quota (links above), or add a step with quota to the fallback chain."
-        failure = {"error": {"message": message}, "failure_class": FailureClass.QUOTA_EXCEEDED.value, "hint": hint}
+        failure = RunChanges(
+            error=RunError(message=message), failure_class=FailureClass.QUOTA_EXCEEDED.value, hint=hint
+        )
         store.advance(run_key, 1, RunState.FAILED, failure)
     logs.warning("run refused: no step of its chain has quota", steps=len(skipped))
     if notifier is not None:
@@ -75,7 +79,7 @@ def refuse_run(
 
 def _announce_once(store: RunStore, run_key: str, notifier: Notifier) -> None:
     current = store.get(run_key, 1)
-    if current is None or current.get("notified_state") == RunState.FAILED.value:
+    if current is None or current.notified_state == RunState.FAILED.value:
         return
     if not store.claim_notification(run_key, 1, RunState.FAILED, lease_seconds=30):
         return  # another delivery is announcing it

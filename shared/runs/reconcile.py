@@ -42,11 +42,11 @@ def reconcile_open_runs(
     report = ReconcileReport()
     cutoff = (now or datetime.now(timezone.utc)) - older_than
     for run in store.open_runs(requested_before=cutoff):
-        if not run.get("job_id"):
+        if not run.job_id:
             continue  # no job yet: the submit function's redelivery owns this run
         report.checked += 1
-        wake_up = JobWakeUp(job_id=run["job_id"], project_id=settings.gcp_project_id, severity="", text="")
-        label = f"{run['run_key']}#{run['attempt']}"
+        wake_up = JobWakeUp(job_id=run.job_id, project_id=settings.gcp_project_id, severity="", text="")
+        label = run.label
         try:
             outcome = handle_job_wake_up(
                 wake_up,
@@ -59,7 +59,7 @@ def reconcile_open_runs(
             )
         except Exception as exc:  # noqa: BLE001 — one bad run must not stop the others; the next tick retries it
             report.failed[label] = f"{exc.__class__.__name__}: {exc}"[:300]
-            logs.warning("open run not reconciled", run_key=run["run_key"], error=report.failed[label])
+            logs.warning("open run not reconciled", run_key=run.run_key, error=report.failed[label])
             continue
         if outcome.action == "advanced":
             report.advanced.append(label)

@@ -1,47 +1,28 @@
-"""The run record, schema version 1 (docs/run-record.md): its fields and one normal form for every store.
+"""The run record, schema version 1 (docs/run-record.md): one typed model, validated when read from any store.
 
-Each store hands back the same dict for the same run: no `None` values (absent = not known), `*_at`
-fields as aware UTC datetimes with millisecond precision (BSON dates carry milliseconds), booleans as
-booleans. The field table is the contract; `supabase/migrations/` has one column per field.
+A run is one `RunSpec` (what every attempt shares: the package, the request, the fallback chain) and
+one `RunRecord` per attempt (the spec, the attempt's step, and what happened to it). Stores map the
+model to MongoDB documents and to the Supabase columns (`supabase/migrations/`: one column per field)
+and validate what they read back, so every reader gets the same value: absent fields are `None`,
+times are aware UTC datetimes with millisecond precision (what a BSON date holds).
+
+Writes after the claim are `RunChanges`: the fields it sets (`model_fields_set`) are the update.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from shared.runs.fallback import Resolved
+from shared.runs.states import RunState
+
+if TYPE_CHECKING:
+    from shared.jobs.custom_job import RunPlan
 
 SCHEMA_VERSION = 1
-
-TEXT, INT, FLOAT, BOOL, TIME, JSON = "text", "int", "float", "bool", "time", "json"
-
-FIELDS: dict[str, str] = {
-    "run_key": TEXT, "attempt": INT, "schema_version": INT, "correlation_id": TEXT,
-    "job_name": TEXT, "job_id": TEXT, "vertex_state": TEXT,
-    "package_version": TEXT, "package_sha256": TEXT, "package_uri": TEXT, "package_module": TEXT,
-    "gpu_type": TEXT, "gpu_count": INT, "machine_type": TEXT, "region": TEXT, "strategy": TEXT,
-    "chain": JSON, "step_label": TEXT, "previous_attempt": INT, "next_attempt": INT, "fallback_reason": TEXT,
-    "fallback_error": TEXT, "executor_image": TEXT, "max_wait_seconds": INT, "timeout_seconds": INT, "output_uri": TEXT,
-    "requested_by": TEXT, "reason": TEXT, "trigger": TEXT, "published_at": TIME,
-    "state": TEXT, "state_rank": INT,
-    "requested_at": TIME, "queued_at": TIME, "pending_at": TIME, "running_at": TIME, "succeeded_at": TIME,
-    "failed_at": TIME, "cancelled_at": TIME, "expired_at": TIME, "updated_at": TIME,
-    "created_at": TIME, "started_at": TIME, "ended_at": TIME, "wait_seconds": FLOAT, "run_seconds": FLOAT,
-    "usd_per_gpu_hour": FLOAT, "estimated_cost_usd": FLOAT, "total_cost_usd": FLOAT,
-    "outputs_complete": BOOL, "outputs_error": TEXT, "metrics": JSON, "metrics_summary": JSON, "artifacts": JSON,
-    "plot_uri": TEXT, "predictions_uri": TEXT, "model_uri": TEXT, "prediction_count": INT,
-    "error": JSON, "failure_class": TEXT, "hint": TEXT,
-    "notified_state": TEXT, "notify_lease_until": FLOAT, "notified_at": TIME,
-}  # fmt: skip
-
-PREDICTION_FIELDS: dict[str, str] = {
-    "run_key": TEXT, "symbol": TEXT, "target_date": TEXT, "attempt": INT, "last_date": TEXT,
-    "last_close": FLOAT, "predicted_close": FLOAT, "predicted_return": FLOAT, "baselines": JSON,
-    "model": TEXT, "package_version": TEXT, "generated_at": TIME,
-}  # fmt: skip
-
-
-def now() -> datetime:
-    return to_millis(datetime.now(timezone.utc))
 
 
 def to_millis(moment: datetime) -> datetime:
@@ -51,50 +32,203 @@ def to_millis(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
 
 
-def for_write(fields: dict[str, Any]) -> dict[str, Any]:
-    """Values as every store can keep them exactly (datetimes to milliseconds)."""
-    return {key: to_millis(value) if isinstance(value, datetime) else value for key, value in fields.items()}
+def now() -> datetime:
+    return to_millis(datetime.now(timezone.utc))
 
 
-def _parse_time(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return to_millis(value)
-    if isinstance(value, str):
-        try:
-            return to_millis(datetime.fromisoformat(value))
-        except ValueError:
-            return value
-    return value
+# Text (nx-27017 hands `$set` dates back as text, PostgREST always) or datetime in; aware UTC ms out.
+Moment = Annotated[datetime, AfterValidator(to_millis)]
+JsonObject = dict[str, Any]  # a JSON document kept as written (the trainer's metrics.json)
 
 
-def normal_form(record: dict[str, Any] | None, types: dict[str, str] = FIELDS) -> dict[str, Any] | None:
-    """A record as read from any store, in the one shape every reader gets (see the module doc)."""
-    if record is None:
-        return None
-    record = dict(record)
-    record.pop("_id", None)
-    extra = record.pop("extra", None)
-    if isinstance(extra, dict):
-        record = {**extra, **record}
-    out: dict[str, Any] = {}
-    for key, value in record.items():
-        if value is None:
-            continue
-        kind = types.get(key)
-        if kind == TIME or (kind is None and key.endswith("_at")):
-            value = _parse_time(value)
-        elif kind == BOOL and isinstance(value, int):
-            value = bool(value)  # nx-27017 hands booleans back as 1/0
-        out[key] = value
-    return out
+class RunError(BaseModel):
+    """Why an attempt failed: Vertex's `error` (`google.rpc.Status` code and message), or ours."""
+
+    code: int | None = None
+    message: str = ""
 
 
-def split_known(fields: dict[str, Any], types: dict[str, str] = FIELDS) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(fields with a column of their own, the rest): what a column store puts into `extra`."""
-    known = {k: v for k, v in fields.items() if k in types}
-    return known, {k: v for k, v in fields.items() if k not in types}
+class SkippedStep(BaseModel):
+    """A step of the chain the quota snapshot ruled out before any job (shared/runs/quota_plan.py)."""
+
+    step: str
+    region: str
+    reason: str
+    request_url: str
+    line: str  # `skipped L4 @ us-east4: preemptible L4 quota 0 — request it at https://...`
 
 
-def jsonable(fields: dict[str, Any]) -> dict[str, Any]:
-    """Datetimes as ISO 8601 text, for JSON transports (PostgREST)."""
-    return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in fields.items()}
+class RunSpec(BaseModel):
+    """What every attempt of a run shares: recorded on each attempt, so a fallback needs only the record."""
+
+    run_key: str
+    correlation_id: str
+    package_uri: str
+    package_version: str
+    package_sha256: str
+    package_module: str | None = None  # what the job runs with `python -m` (None: FLEXRUN_TRAINER_MODULE)
+    timeout_seconds: int
+    replicas: int = 1  # replicas of the training pool (a chief and replicas - 1 workers)
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    requested_by: str | None = None
+    reason: str | None = None
+    published_at: Moment | None = None
+    trigger: str = "message"
+    chain: list[Resolved] = Field(default_factory=list)
+    skipped_steps: list[SkippedStep] = Field(default_factory=list)
+
+
+class RunChanges(BaseModel):
+    """What an attempt learns after its claim; a write sets exactly the fields given (None clears one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_name: str | None = None
+    job_id: str | None = None
+    vertex_state: str | None = None
+    created_at: Moment | None = None
+    started_at: Moment | None = None
+    ended_at: Moment | None = None
+    wait_seconds: float | None = None
+    run_seconds: float | None = None
+    usd_per_gpu_hour: float | None = None
+    estimated_cost_usd: float | None = None
+    total_cost_usd: float | None = None
+    outputs_complete: bool | None = None
+    outputs_error: str | None = None
+    metrics: JsonObject | None = None
+    metrics_summary: JsonObject | None = None
+    artifacts: dict[str, str] | None = None
+    plot_uri: str | None = None
+    predictions_uri: str | None = None
+    model_uri: str | None = None
+    prediction_count: int | None = None
+    error: RunError | None = None
+    failure_class: str | None = None
+    hint: str | None = None
+    next_attempt: int | None = None
+    fallback_reason: str | None = None
+    fallback_error: str | None = None
+    claim_released_at: Moment | None = None
+
+    def merged(self, other: RunChanges) -> RunChanges:
+        """These changes, then `other`'s on top (only the fields each sets)."""
+        return RunChanges(**{**self.set_fields(), **other.set_fields()})
+
+    def set_fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class RunRecord(RunSpec, RunChanges):
+    """One attempt of a run, as every store hands it back.
+
+    Fields a newer writer added that this version does not know are kept (`model_extra`), so copying a
+    record into a mirror never drops them.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    attempt: int = 1
+    schema_version: int = SCHEMA_VERSION
+    # the attempt's step of the chain
+    gpu_type: str
+    gpu_count: int
+    machine_type: str
+    region: str
+    strategy: str
+    max_wait_seconds: int
+    output_uri: str | None = None  # None only for a run refused before any job was planned (no quota)
+    executor_image: str | None = None
+    step_label: str
+    previous_attempt: int | None = None
+    # the state machine (shared/runs/states.py): moved only by the store's guarded `advance`
+    state: RunState = RunState.REQUESTED
+    state_rank: int = RunState.REQUESTED.rank
+    requested_at: Moment | None = None
+    queued_at: Moment | None = None
+    pending_at: Moment | None = None
+    running_at: Moment | None = None
+    succeeded_at: Moment | None = None
+    failed_at: Moment | None = None
+    cancelled_at: Moment | None = None
+    expired_at: Moment | None = None
+    updated_at: Moment | None = None
+    # the one Slack message per terminal state
+    notified_state: str = ""
+    notify_lease_until: float = 0.0
+    notified_at: Moment | None = None
+
+    @classmethod
+    def for_plan(cls, spec: RunSpec, plan: RunPlan, step_label: str, **changes: Any) -> RunRecord:
+        """The claim of `plan`'s attempt: the run's spec, the step it runs on, nothing happened yet."""
+        return cls(
+            **{name: getattr(spec, name) for name in RunSpec.model_fields},
+            attempt=plan.attempt,
+            gpu_type=plan.gpu_type,
+            gpu_count=plan.gpu_count,
+            machine_type=plan.machine_type,
+            region=plan.region,
+            strategy=plan.strategy,
+            max_wait_seconds=plan.max_wait_seconds,
+            output_uri=plan.output_uri,
+            executor_image=plan.executor_image,
+            step_label=step_label,
+            **changes,
+        )
+
+    def spec(self) -> RunSpec:
+        return RunSpec(**{name: getattr(self, name) for name in RunSpec.model_fields})
+
+    def next_attempt_record(self, plan: RunPlan, step_label: str, reason: str) -> RunRecord:
+        """The claim of the attempt that falls back from this one onto `plan`'s step."""
+        return RunRecord.for_plan(self.spec(), plan, step_label, previous_attempt=self.attempt, fallback_reason=reason)
+
+    @property
+    def label(self) -> str:
+        return f"{self.run_key}#{self.attempt}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state.is_terminal()
+
+    @property
+    def announced(self) -> bool:
+        """Terminal, and that state's Slack message went out."""
+        return self.is_terminal and self.notified_state == self.state.value
+
+    def history(self) -> list[tuple[RunState, datetime]]:
+        """The states this attempt went through, in order, from its `<state>_at` fields."""
+        seen = [(state, getattr(self, f"{state.value}_at")) for state in RunState]
+        return sorted(((s, at) for s, at in seen if at is not None), key=lambda item: (item[1], item[0].rank))
+
+    def with_changes(self, changes: RunChanges) -> RunRecord:
+        """This record with `changes` applied (what a store holds after writing them)."""
+        return self.model_copy(update=changes.set_fields())
+
+
+class Prediction(BaseModel):
+    """One forecast row of `predictions`, keyed by (run_key, symbol, target_date)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run_key: str = ""
+    attempt: int = 1
+    symbol: str
+    target_date: str
+    last_date: str | None = None
+    last_close: float | None = None
+    predicted_close: float
+    predicted_return: float | None = None
+    baselines: dict[str, float] | None = None
+    model: str | None = None
+    package_version: str | None = None
+    generated_at: Moment | None = None
+
+
+class GpuCost(BaseModel):
+    """The attempts of one GPU type that ended in a period, and their estimated cost (aggregated by the store)."""
+
+    gpu_type: str
+    attempts: int
+    usd: float

@@ -4,17 +4,18 @@ Events arrive late, twice and out of order; a state only moves forward (by rank)
 terminal state happens once. The table below is the whole contract.
 
     requested → queued → pending → running → succeeded | failed | cancelled | expired
+
+The move itself is one guarded write in the database, never read-then-write code: the stores'
+`advance` (shared/stores/base.py) changes the record only where `state_rank < state.rank`, so a late or
+repeated event for an earlier state changes nothing ("never backwards"). `TERMINAL_STATES` is the one
+set of end states; everything else asks `RunState.is_terminal`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from shared.runs.failures import FailureClass, classify
-
-SCHEMA_VERSION = 1
 
 
 class RunState(StrEnum):
@@ -32,23 +33,21 @@ class RunState(StrEnum):
         return _RANK[self]
 
     def is_terminal(self) -> bool:
-        return self.rank == _TERMINAL_RANK
-
-    def can_move_to(self, other: RunState) -> bool:
-        return other.rank > self.rank
+        return self.rank == TERMINAL_RANK
 
 
-_TERMINAL_RANK = 9
+TERMINAL_RANK = 9
 _RANK = {
     RunState.REQUESTED: 0,
     RunState.QUEUED: 1,
     RunState.PENDING: 2,
     RunState.RUNNING: 3,
-    RunState.SUCCEEDED: _TERMINAL_RANK,
-    RunState.FAILED: _TERMINAL_RANK,
-    RunState.CANCELLED: _TERMINAL_RANK,
-    RunState.EXPIRED: _TERMINAL_RANK,
+    RunState.SUCCEEDED: TERMINAL_RANK,
+    RunState.FAILED: TERMINAL_RANK,
+    RunState.CANCELLED: TERMINAL_RANK,
+    RunState.EXPIRED: TERMINAL_RANK,
 }
+TERMINAL_STATES = frozenset(state for state in RunState if state.is_terminal())
 
 # Vertex AI JobState names → our states. CANCELLING is still running until it is CANCELLED.
 _FROM_VERTEX = {
@@ -76,13 +75,3 @@ def from_vertex(job_state_name: str, error_message: str = "", error_code: int | 
         if classify(error_message, rpc_code=error_code) is FailureClass.CAPACITY_WAIT_EXPIRED:
             return RunState.EXPIRED
     return state
-
-
-def history(record: dict[str, Any]) -> list[tuple[RunState, datetime]]:
-    """The states a run record went through, in order, from its `<state>_at` fields."""
-    seen = [
-        (state, record[f"{state.value}_at"])
-        for state in RunState
-        if isinstance(record.get(f"{state.value}_at"), datetime)
-    ]
-    return sorted(seen, key=lambda item: (item[1], item[0].rank))

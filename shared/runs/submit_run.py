@@ -26,7 +26,8 @@ from shared.polling import PollTimeout, poll
 from shared.runs import continuation, failures, quota_plan
 from shared.runs.failures import FailureClass
 from shared.runs.fallback import Resolved
-from shared.runs.plan import attempt_fields, make_plan, resolve_package, resolve_steps
+from shared.runs.plan import make_plan, resolve_package, resolve_steps
+from shared.runs.record import RunChanges, RunError, RunRecord, RunSpec
 from shared.runs.request import default_run_key, parse_run_request
 from shared.runs.states import RunState
 from shared.stores.base import RunStore
@@ -54,25 +55,25 @@ def _find_job(jobs: Any, parent: str, run_key: str, attempt: int) -> Any | None:
 
 
 def submit_attempt(
-    plan: RunPlan, fields: dict[str, Any], *, settings: Settings, jobs_for_region: Any, store: RunStore
+    plan: RunPlan, claim: RunRecord, *, settings: Settings, jobs_for_region: Any, store: RunStore
 ) -> SubmitOutcome:
     known = store.get(plan.run_key, plan.attempt)  # redeliveries are most messages: one read answers them
-    if known and known.get("job_name"):
-        logs.info("run already submitted; duplicate message acknowledged", job_name=known["job_name"])
-        return SubmitOutcome("duplicate", plan.run_key, known["job_name"], plan.attempt)
-    record, created = store.claim(plan.run_key, plan.attempt, fields)
-    if not created and not record.get("job_name") and not RunState(record["state"]).is_terminal():
+    if known and known.job_name:
+        logs.info("run already submitted; duplicate message acknowledged", job_name=known.job_name)
+        return SubmitOutcome("duplicate", plan.run_key, known.job_name, plan.attempt)
+    record, created = store.claim(claim)
+    if not created and not record.job_name and not record.is_terminal:
         record = _await_claimant(store, plan, record)
-    if record.get("job_name"):
-        logs.info("run already submitted; duplicate message acknowledged", job_name=record["job_name"])
-        return SubmitOutcome("duplicate", plan.run_key, record["job_name"], plan.attempt)
-    if RunState(record["state"]).is_terminal():  # refused at create time earlier: only its fallback is left
+    if record.job_name:
+        logs.info("run already submitted; duplicate message acknowledged", job_name=record.job_name)
+        return SubmitOutcome("duplicate", plan.run_key, record.job_name, plan.attempt)
+    if record.is_terminal:  # refused at create time earlier: only its fallback is left
         return _submit_next(record, settings=settings, jobs_for_region=jobs_for_region, store=store) or SubmitOutcome(
             "duplicate", plan.run_key, "", plan.attempt
         )
 
-    if record.get("claim_released_at"):
-        store.update_fields(plan.run_key, plan.attempt, {"claim_released_at": None})  # this delivery holds it now
+    if record.claim_released_at:
+        store.update(plan.run_key, plan.attempt, RunChanges(claim_released_at=None))  # this delivery holds it now
     try:
         job, action = _create_or_adopt(plan, record, settings=settings, jobs_for_region=jobs_for_region, store=store)
     except PermanentError:
@@ -82,12 +83,12 @@ def submit_attempt(
         raise
     if isinstance(job, SubmitOutcome):  # refused for capacity: the fallback decided what happens
         return job
-    store.advance(plan.run_key, plan.attempt, RunState.QUEUED, {})
+    store.advance(plan.run_key, plan.attempt, RunState.QUEUED)
     logs.notice(
         f"job {action}",
         job_name=job.name,
         attempt=plan.attempt,
-        step=fields.get("step_label"),
+        step=claim.step_label,
         package_version=plan.package_version,
         claimed_now=created,
     )
@@ -95,7 +96,7 @@ def submit_attempt(
 
 
 def _create_or_adopt(
-    plan: RunPlan, record: dict[str, Any], *, settings: Settings, jobs_for_region: Any, store: RunStore
+    plan: RunPlan, record: RunRecord, *, settings: Settings, jobs_for_region: Any, store: RunStore
 ) -> tuple[Any, str]:
     """Create the attempt's job (or adopt one a crashed delivery created) and record it."""
     parent = f"projects/{settings.gcp_project_id}/locations/{plan.region}"
@@ -110,9 +111,8 @@ def _create_or_adopt(
             return refused, "refused"
         action = "created"
     job_id = job.name.rsplit("/", 1)[-1]
-    store.attach_job(
-        plan.run_key, plan.attempt, {"job_name": job.name, "job_id": job_id, "created_at": job.create_time or None}
-    )
+    attached = RunChanges(job_name=job.name, job_id=job_id, created_at=job.create_time or None)
+    store.update(plan.run_key, plan.attempt, attached)
     return job, action
 
 
@@ -124,12 +124,12 @@ def _release_claim(store: RunStore, plan: RunPlan) -> None:
     the failure, so taking over never duplicates one.
     """
     try:
-        store.update_fields(plan.run_key, plan.attempt, {"claim_released_at": datetime.now(timezone.utc)})
+        store.update(plan.run_key, plan.attempt, RunChanges(claim_released_at=datetime.now(timezone.utc)))
     except Exception as exc:  # the store itself may be what failed: then the stale-claim rule applies
         logs.warning("could not release the claim", attempt=plan.attempt, error=exc.__class__.__name__)
 
 
-def _await_claimant(store: RunStore, plan: RunPlan, record: dict[str, Any]) -> dict[str, Any]:
+def _await_claimant(store: RunStore, plan: RunPlan, record: RunRecord) -> RunRecord:
     """Another delivery claimed this attempt and is creating its job: wait briefly for the job name.
 
     Only the claimant creates; a duplicate that raced it must not. If the claim stays without a job,
@@ -138,58 +138,49 @@ def _await_claimant(store: RunStore, plan: RunPlan, record: dict[str, Any]) -> d
     finds a job the dead claimant created before it could record it).
     """
 
-    def settled() -> dict[str, Any] | None:
+    def settled() -> RunRecord | None:
         current = store.get(plan.run_key, plan.attempt) or record
-        if current.get("job_name") or RunState(current["state"]).is_terminal():
+        if current.job_name or current.is_terminal:
             return current
-        if current.get("claim_released_at"):
+        if current.claim_released_at:
             logs.info("claim released by a failed delivery; taking over", attempt=plan.attempt)
             return current
         return None
 
     with contextlib.suppress(PollTimeout):
         return poll(settled, timeout=CLAIM_WAIT_SECONDS, what="the claimant's job", interval=0.05)
-    claimed_at = record.get("requested_at")
-    if (
-        isinstance(claimed_at, datetime)
-        and (datetime.now(timezone.utc) - claimed_at).total_seconds() < CLAIM_STALE_SECONDS
-    ):
+    claimed_at = record.requested_at
+    if claimed_at is not None and (datetime.now(timezone.utc) - claimed_at).total_seconds() < CLAIM_STALE_SECONDS:
         raise TransientError(f"attempt {plan.attempt} of {plan.run_key} is being submitted by another delivery")
     logs.warning("stale claim without a job; taking over", attempt=plan.attempt)
     return record
 
 
 def _refused(
-    exc: Exception, plan: RunPlan, record: dict[str, Any], *, settings: Settings, jobs_for_region: Any, store: RunStore
+    exc: Exception, plan: RunPlan, record: RunRecord, *, settings: Settings, jobs_for_region: Any, store: RunStore
 ) -> SubmitOutcome:
     """Create refused: a capacity refusal (quota, stockout) ends this attempt and falls back; others raise."""
     reason = failures.refusal(exc)
     if reason is not None:
         message = str(getattr(exc, "message", exc))
-        failed = {"error": {"message": message}, "failure_class": reason.value, "hint": reason.hint}
+        failed = RunChanges(error=RunError(message=message), failure_class=reason.value, hint=reason.hint)
         store.advance(plan.run_key, plan.attempt, RunState.FAILED, failed)
         logs.warning("job refused for capacity", attempt=plan.attempt, reason=reason.value, error=message[:500])
-        outcome = _submit_next(
-            {**record, **failed, "state": "failed"}, settings=settings, jobs_for_region=jobs_for_region, store=store
-        )
+        ended = record.with_changes(failed).model_copy(update={"state": RunState.FAILED})
+        outcome = _submit_next(ended, settings=settings, jobs_for_region=jobs_for_region, store=store)
         return outcome or SubmitOutcome("ended", plan.run_key, "", plan.attempt)
     error = classify(exc, "creating the job")
     if isinstance(error, PermanentError):
-        store.advance(
-            plan.run_key,
-            plan.attempt,
-            RunState.FAILED,
-            {
-                "error": {"message": str(error)},
-                "failure_class": FailureClass.SUBMIT_REFUSED.value,
-                "hint": FailureClass.SUBMIT_REFUSED.hint,
-            },
+        submit_refused = FailureClass.SUBMIT_REFUSED
+        refused = RunChanges(
+            error=RunError(message=str(error)), failure_class=submit_refused.value, hint=submit_refused.hint
         )
+        store.advance(plan.run_key, plan.attempt, RunState.FAILED, refused)
     raise error from exc
 
 
 def _submit_next(
-    record: dict[str, Any], *, settings: Settings, jobs_for_region: Any, store: RunStore
+    record: RunRecord, *, settings: Settings, jobs_for_region: Any, store: RunStore
 ) -> SubmitOutcome | None:
     """After an attempt Vertex refused at create for capacity: submit the next step here; None when the run ends.
 
@@ -200,12 +191,12 @@ def _submit_next(
         return None
     attempt, step, reason = decision
     continuation.record_decision(store, record, attempt, step, reason)
-    logs.notice("capacity fallback", run_key=record["run_key"], attempt=attempt, reason=reason, step=step.label)
+    logs.notice("capacity fallback", run_key=record.run_key, attempt=attempt, reason=reason, step=step.label)
     return _submit_step(record, attempt, step, reason, settings=settings, jobs_for_region=jobs_for_region, store=store)
 
 
 def _submit_step(
-    record: dict[str, Any],
+    record: RunRecord,
     attempt: int,
     step: Resolved,
     reason: str,
@@ -215,14 +206,12 @@ def _submit_step(
     store: RunStore,
 ) -> SubmitOutcome | None:
     """Attempt `attempt` of the run `record` (its previous attempt) belongs to, on `step`."""
-    run = {key: record.get(key) for key in _RUN_KEYS}
-    plan = make_plan(run, step, attempt, settings)
-    fields = attempt_fields(plan, run, record["chain"], step.label)
-    fields.update(previous_attempt=attempt - 1, fallback_reason=reason)
+    plan = make_plan(record, step, attempt, settings)
+    claim = record.next_attempt_record(plan, step.label, reason)
     try:
-        return submit_attempt(plan, fields, settings=settings, jobs_for_region=jobs_for_region, store=store)
+        return submit_attempt(plan, claim, settings=settings, jobs_for_region=jobs_for_region, store=store)
     except PermanentError as exc:  # the earlier attempt's announcement must still go out
-        store.update_fields(record["run_key"], attempt - 1, {"fallback_error": str(exc)[:1000]})
+        store.update(record.run_key, attempt - 1, RunChanges(fallback_error=str(exc)[:1000]))
         logs.warning("fallback attempt refused", attempt=attempt, error=str(exc)[:500])
         return None
 
@@ -239,7 +228,7 @@ def handle_continuation(
     previous = store.get(wanted.run_key, wanted.attempt - 1)
     if previous is None:
         raise InvalidRunRequest(f"continuation of {wanted.run_key}: attempt {wanted.attempt - 1} has no record")
-    if not RunState(previous["state"]).is_terminal():
+    if not previous.is_terminal:
         # job-state records the end before it publishes; a store that lags (a mirror) catches up on retry.
         raise TransientError(f"continuation of {wanted.run_key}: attempt {wanted.attempt - 1} is not finished yet")
     decision = continuation.next_attempt(previous, settings)
@@ -253,26 +242,6 @@ def handle_continuation(
         previous, attempt, step, reason, settings=settings, jobs_for_region=jobs_for_region, store=store
     )
     return outcome or SubmitOutcome("ended", wanted.run_key, "", attempt)
-
-
-# What every attempt of a run shares (recorded on each attempt, so a fallback needs only the record).
-_RUN_KEYS = (
-    "run_key",
-    "package_uri",
-    "package_version",
-    "package_sha256",
-    "package_module",
-    "timeout_seconds",
-    "replicas",
-    "correlation_id",
-    "args",
-    "env",
-    "requested_by",
-    "reason",
-    "published_at",
-    "trigger",
-    "skipped_steps",
-)
 
 
 def handle_run_request(
@@ -292,30 +261,31 @@ def handle_run_request(
     package = resolve_package(request, manifest)
     chain = resolve_steps(request, settings)
     steps, skipped = quota_plan.runnable_steps(chain, quota_snapshot, settings, request.replicas)
-    run = {
-        "run_key": run_key,
-        "package_uri": package.uri,
-        "package_version": package.version,
-        "package_sha256": package.sha256,
-        "package_module": package.entry_module or settings.flexrun_trainer_module,
-        "timeout_seconds": request.timeout or settings.vertex_ai_timeout,
-        "replicas": request.replicas,
-        "correlation_id": message.attributes.get("correlation_id") or message.message_id or run_key,
-        "args": list(request.args),
-        "env": dict(request.env),
-        "requested_by": request.requested_by or message.attributes.get("requested_by"),
-        "reason": request.reason,
-        "published_at": message.publish_time,
-        "trigger": "schedule" if message.attributes.get("schedule") else "message",
-    }
-    if skipped:  # on every attempt's record (_RUN_KEYS), so the run's announcement lists them
-        run["skipped_steps"] = quota_plan.skipped_field(skipped)
-    logs.bind(run_key=run_key, correlation_id=run["correlation_id"])
+    spec = RunSpec(
+        run_key=run_key,
+        package_uri=package.uri,
+        package_version=package.version,
+        package_sha256=package.sha256,
+        package_module=package.entry_module or settings.flexrun_trainer_module,
+        timeout_seconds=request.timeout or settings.vertex_ai_timeout,
+        replicas=request.replicas,
+        correlation_id=message.attributes.get("correlation_id") or message.message_id or run_key,
+        args=list(request.args),
+        env=dict(request.env),
+        requested_by=request.requested_by or message.attributes.get("requested_by"),
+        reason=request.reason,
+        published_at=message.publish_time,
+        trigger="schedule" if message.attributes.get("schedule") else "message",
+        chain=steps,
+        # On every attempt's record (RunSpec), so the run's announcement lists them.
+        skipped_steps=quota_plan.skipped_field(skipped),
+    )
+    logs.bind(run_key=run_key, correlation_id=spec.correlation_id)
     if not steps:  # every step blocked by quota: refused before any job, with the list
-        if quota_plan.refuse_run(run, chain[0], skipped, store=store, notifier=notifier):
+        if quota_plan.refuse_run(spec, chain[0], skipped, store=store, notifier=notifier):
             return SubmitOutcome("refused", run_key, "", 1)
-        known = store.get(run_key, 1) or {}
-        return SubmitOutcome("duplicate", run_key, known.get("job_name", ""), 1)
-    plan = make_plan(run, steps[0], 1, settings)
-    fields = attempt_fields(plan, run, [s.as_dict() for s in steps], steps[0].label)
-    return submit_attempt(plan, fields, settings=settings, jobs_for_region=jobs_for_region, store=store)
+        known = store.get(run_key, 1)
+        return SubmitOutcome("duplicate", run_key, (known.job_name if known else None) or "", 1)
+    plan = make_plan(spec, steps[0], 1, settings)
+    claim = RunRecord.for_plan(spec, plan, steps[0].label)
+    return submit_attempt(plan, claim, settings=settings, jobs_for_region=jobs_for_region, store=store)

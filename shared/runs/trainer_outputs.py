@@ -11,7 +11,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from shared.errors import TransientError
+from shared.runs.record import Prediction, RunChanges
 
 ARTIFACTS = {"plot_uri": "forecast.png", "predictions_uri": "predictions.json", "model_uri": "model.keras"}
 BASELINES = ("naive_last_value", "drift", "moving_average", "majority_direction")
@@ -22,8 +25,8 @@ TEST_FIELDS = ("gain", "ci95", "p_value", "edge")
 
 @dataclass(frozen=True)
 class TrainerOutputs:
-    fields: dict[str, Any]  # what goes into the run record
-    predictions: list[dict[str, Any]] = field(default_factory=list)  # one row per (symbol, target date)
+    changes: RunChanges  # what goes into the run record
+    predictions: list[Prediction] = field(default_factory=list)  # one row per (symbol, target date)
 
 
 def read_trainer_outputs(storage: Any, output_uri: str) -> TrainerOutputs:
@@ -35,31 +38,39 @@ def read_trainer_outputs(storage: Any, output_uri: str) -> TrainerOutputs:
     bucket = storage.bucket(bucket_name)
     try:
         if not bucket.blob(model_dir + "_SUCCESS").exists():
-            return TrainerOutputs({"outputs_complete": False})
+            return TrainerOutputs(RunChanges(outputs_complete=False))
         metrics = json.loads(bucket.blob(model_dir + "metrics.json").download_as_bytes())
         document = json.loads(bucket.blob(model_dir + "predictions.json").download_as_bytes())
     except gexc.NotFound:
-        return TrainerOutputs({"outputs_complete": False, "outputs_error": "metrics.json or predictions.json missing"})
+        return TrainerOutputs(
+            RunChanges(outputs_complete=False, outputs_error="metrics.json or predictions.json missing")
+        )
     except (gexc.ServiceUnavailable, gexc.TooManyRequests, gexc.InternalServerError, OSError) as exc:
         raise TransientError(f"reading trainer outputs failed: {exc.__class__.__name__}") from exc
     except json.JSONDecodeError:
         return TrainerOutputs(
-            {"outputs_complete": False, "outputs_error": "metrics.json or predictions.json is not JSON"}
+            RunChanges(outputs_complete=False, outputs_error="metrics.json or predictions.json is not JSON")
         )
+    if not isinstance(metrics, dict):
+        return TrainerOutputs(RunChanges(outputs_complete=False, outputs_error="metrics.json is not a JSON object"))
     base = f"gs://{bucket_name}/{model_dir}"
     artifacts = {name: base + name for name in ("metrics.json", "predictions.json", "forecast.png", "model.keras")}
-    fields: dict[str, Any] = {
-        "outputs_complete": True,
-        "metrics": metrics,
-        "metrics_summary": metrics_summary(metrics),
-        "artifacts": artifacts,
-        **{key: base + name for key, name in ARTIFACTS.items()},
-    }
+    summary = metrics_summary(metrics)
+    changes = RunChanges(
+        outputs_complete=True,
+        metrics=metrics,
+        artifacts=artifacts,
+        plot_uri=base + ARTIFACTS["plot_uri"],
+        predictions_uri=base + ARTIFACTS["predictions_uri"],
+        model_uri=base + ARTIFACTS["model_uri"],
+    )
+    if summary is not None:
+        changes = changes.merged(RunChanges(metrics_summary=summary))
     try:
         rows = prediction_rows(document)
     except ValueError as exc:
-        return TrainerOutputs({**fields, "outputs_error": f"predictions.json: {exc}"})
-    return TrainerOutputs({**fields, "prediction_count": len(rows)}, rows)
+        return TrainerOutputs(changes.merged(RunChanges(outputs_error=f"predictions.json: {exc}")))
+    return TrainerOutputs(changes.merged(RunChanges(prediction_count=len(rows))), rows)
 
 
 def metrics_summary(metrics: dict[str, Any]) -> dict[str, Any] | None:
@@ -91,7 +102,7 @@ def metrics_summary(metrics: dict[str, Any]) -> dict[str, Any] | None:
     return summary
 
 
-def prediction_rows(document: Any) -> list[dict[str, Any]]:
+def prediction_rows(document: Any) -> list[Prediction]:
     """predictions.json (schema version 1) → rows keyed by (symbol, target_date); ValueError if malformed."""
     if not isinstance(document, dict) or document.get("schema_version") != 1:
         raise ValueError("expected a JSON object with schema_version 1")
@@ -102,18 +113,20 @@ def prediction_rows(document: Any) -> list[dict[str, Any]]:
             raise ValueError("every prediction needs a symbol and a target_date")
         if not isinstance(item.get("predicted_close"), int | float):
             raise ValueError(f"prediction for {item['symbol']} has no numeric predicted_close")
-        rows.append(
-            {
-                "symbol": str(item["symbol"]),
-                "target_date": str(item["target_date"]),
-                "last_date": item.get("last_date"),
-                "last_close": item.get("last_close"),
-                "predicted_close": float(item["predicted_close"]),
-                "predicted_return": item.get("predicted_return"),
-                "baselines": item.get("baselines"),
-                "model": model,
-                "package_version": version,
-                "generated_at": document.get("generated_at"),
-            }
-        )
+        try:
+            row = Prediction(
+                symbol=str(item["symbol"]),
+                target_date=str(item["target_date"]),
+                last_date=item.get("last_date"),
+                last_close=item.get("last_close"),
+                predicted_close=float(item["predicted_close"]),
+                predicted_return=item.get("predicted_return"),
+                baselines=item.get("baselines"),
+                model=model,
+                package_version=version,
+                generated_at=document.get("generated_at"),
+            )
+        except ValidationError as exc:
+            raise ValueError(f"prediction for {item['symbol']}: {exc.errors()[0]['msg']}") from None
+        rows.append(row)
     return rows

@@ -11,12 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+from shared.runs.record import GpuCost, Prediction, RunChanges, RunRecord
 from shared.runs.states import RunState
 from shared.stores.base import RunStore
 
 
 class Mirror(RunStore, Protocol):
-    def put(self, record: dict[str, Any]) -> None: ...
+    def put(self, record: RunRecord) -> None: ...
 
 
 class MirroredRunStore:
@@ -29,23 +30,19 @@ class MirroredRunStore:
             for mirror in self.mirrors:
                 mirror.put(record)
 
-    def claim(self, run_key: str, attempt: int, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        record, created = self.primary.claim(run_key, attempt, fields)
-        self._mirror(run_key, attempt)
-        return record, created
+    def claim(self, record: RunRecord) -> tuple[RunRecord, bool]:
+        claimed, created = self.primary.claim(record)
+        self._mirror(record.run_key, record.attempt)
+        return claimed, created
 
-    def attach_job(self, run_key: str, attempt: int, fields: dict[str, Any]) -> None:
-        self.primary.attach_job(run_key, attempt, fields)
+    def update(self, run_key: str, attempt: int, changes: RunChanges) -> None:
+        self.primary.update(run_key, attempt, changes)
         self._mirror(run_key, attempt)
 
-    def advance(self, run_key: str, attempt: int, state: RunState, fields: dict[str, Any]) -> bool:
-        moved = self.primary.advance(run_key, attempt, state, fields)
+    def advance(self, run_key: str, attempt: int, state: RunState, changes: RunChanges | None = None) -> bool:
+        moved = self.primary.advance(run_key, attempt, state, changes)
         self._mirror(run_key, attempt)  # also when unchanged: a retry repairs a mirror that was down
         return moved
-
-    def update_fields(self, run_key: str, attempt: int, fields: dict[str, Any]) -> None:
-        self.primary.update_fields(run_key, attempt, fields)
-        self._mirror(run_key, attempt)
 
     def claim_notification(self, run_key: str, attempt: int, state: RunState, lease_seconds: int = 120) -> bool:
         return self.primary.claim_notification(run_key, attempt, state, lease_seconds)
@@ -54,7 +51,7 @@ class MirroredRunStore:
         self.primary.finish_notification(run_key, attempt, state, sent)
         self._mirror(run_key, attempt)
 
-    def replace_predictions(self, run_key: str, attempt: int, rows: list[dict[str, Any]]) -> None:
+    def replace_predictions(self, run_key: str, attempt: int, rows: list[Prediction]) -> None:
         for store in (self.primary, *self.mirrors):
             store.replace_predictions(run_key, attempt, rows)
 
@@ -63,26 +60,26 @@ class MirroredRunStore:
             store.record_rejected_event(function, reason_code, detail)
 
     # Reads: the primary is the record of truth.
-    def get(self, run_key: str, attempt: int = 1) -> dict[str, Any] | None:
+    def get(self, run_key: str, attempt: int = 1) -> RunRecord | None:
         return self.primary.get(run_key, attempt)
 
-    def attempts(self, run_key: str) -> list[dict[str, Any]]:
+    def attempts(self, run_key: str) -> list[RunRecord]:
         return self.primary.attempts(run_key)
 
-    def find_by_job_id(self, job_id: str) -> dict[str, Any] | None:
+    def find_by_job_id(self, job_id: str) -> RunRecord | None:
         return self.primary.find_by_job_id(job_id)
 
-    def latest_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+    def latest_runs(self, limit: int = 20) -> list[RunRecord]:
         return self.primary.latest_runs(limit)
 
-    def open_runs(self, requested_before: datetime) -> list[dict[str, Any]]:
+    def open_runs(self, requested_before: datetime) -> list[RunRecord]:
         return self.primary.open_runs(requested_before)
 
-    def runs_ended_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        return self.primary.runs_ended_between(start, end)
+    def cost_by_gpu(self, start: datetime, end: datetime) -> list[GpuCost]:
+        return self.primary.cost_by_gpu(start, end)
 
-    def predictions(self, run_key: str) -> list[dict[str, Any]]:
+    def predictions(self, run_key: str) -> list[Prediction]:
         return self.primary.predictions(run_key)
 
-    def latest_predictions(self) -> list[dict[str, Any]]:
+    def latest_predictions(self) -> list[Prediction]:
         return self.primary.latest_predictions()

@@ -1,8 +1,12 @@
 """The run store on Supabase: supabase-py over PostgREST, tables from supabase/migrations/.
 
-Every conditional move is one PostgREST request whose filters carry the guard (a PATCH with
-`state_rank=lt.N` changes no row when a newer state is already there), so the database decides, as
-in the MongoDB store. Fields the migration has no column for are kept in the `extra` jsonb column.
+Every write is one PostgREST request whose filters carry the guard (a PATCH with `state_rank=lt.N`
+changes no row when a newer state is already there), so the database decides, as in the MongoDB store.
+A record has one column per `RunRecord` field (tests/unit/test_run_record.py keeps the migration and the
+model in step), so an update is one PATCH of the columns it sets. `extra` (jsonb) holds only the fields
+of a newer writer this version does not know, written whole with the record they came with (the claim,
+a mirror's `put`): nothing is ever merged into it by reading first. The month's cost is summed by
+PostgreSQL (`rpc/run_costs`).
 """
 
 from __future__ import annotations
@@ -12,20 +16,26 @@ from datetime import datetime
 from typing import Any
 
 from shared.errors import TransientError
-from shared.runs.record import (
-    FIELDS,
-    PREDICTION_FIELDS,
-    SCHEMA_VERSION,
-    for_write,
-    jsonable,
-    normal_form,
-    now,
-    split_known,
-)
-from shared.runs.states import RunState
+from shared.runs.record import GpuCost, Prediction, RunChanges, RunRecord, now
+from shared.runs.states import TERMINAL_RANK, RunState
+from shared.stores.base import validated
 
-TERMINAL_RANK = RunState.SUCCEEDED.rank
 _UNAVAILABLE = {"PGRST000", "PGRST001", "PGRST002", "PGRST003"}  # PostgREST: no database connection
+
+
+def row(record: RunRecord) -> dict[str, Any]:
+    """A record as its `runs` row (JSON for PostgREST): one column per field, unknown fields in `extra`."""
+    values = record.model_dump(mode="json")
+    extra = {name: values.pop(name) for name in record.model_extra or ()}
+    if extra:
+        values["extra"] = extra
+    return values
+
+
+def _from_row(found: dict[str, Any]) -> RunRecord:
+    extra = found.pop("extra", None)
+    known = {key: value for key, value in found.items() if value is not None}
+    return validated({**(extra if isinstance(extra, dict) else {}), **known}, "Supabase")
 
 
 class SupabaseRunStore:
@@ -50,97 +60,88 @@ class SupabaseRunStore:
     def _runs(self) -> Any:
         return self._client.table("runs")
 
-    def _row(self, fields: dict[str, Any], extra_base: dict[str, Any] | None = None) -> dict[str, Any]:
-        known, extra = split_known(jsonable(for_write(fields)))
-        if extra:
-            known["extra"] = {**(extra_base or {}), **extra}
-        return known
-
-    def _extra_of(self, run_key: str, attempt: int, fields: dict[str, Any]) -> dict[str, Any] | None:
-        """The stored `extra` when `fields` adds to it (PostgREST has no jsonb merge in a PATCH)."""
-        if all(key in FIELDS for key in fields):
-            return None
-        rows = self._execute(self._runs().select("extra").eq("run_key", run_key).eq("attempt", attempt).limit(1))
-        return (rows[0].get("extra") if rows else None) or {}
-
-    def _patch(self, run_key: str, attempt: int, fields: dict[str, Any], **guards: tuple[str, Any]) -> int:
-        request = self._runs().update(self._row(fields, self._extra_of(run_key, attempt, fields)))
-        request = request.eq("run_key", run_key).eq("attempt", attempt)
+    def _patch(self, run_key: str, attempt: int, values: dict[str, Any], **guards: tuple[str, Any]) -> int:
+        """One PATCH of `values`, changing the row only where every guard holds; the rows changed."""
+        request = self._runs().update(values).eq("run_key", run_key).eq("attempt", attempt)
         for column, (operator, value) in guards.items():
             request = getattr(request, operator)(column, value)
         return len(self._execute(request))
 
-    def claim(self, run_key: str, attempt: int, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def claim(self, record: RunRecord) -> tuple[RunRecord, bool]:
         """Insert the run unless (run_key, attempt) exists: `resolution=ignore-duplicates` returns no row then."""
         moment = now()
-        document = {
-            "schema_version": SCHEMA_VERSION,
-            "run_key": run_key,
-            "attempt": attempt,
-            "state": RunState.REQUESTED.value,
-            "state_rank": RunState.REQUESTED.rank,
-            "requested_at": moment,
-            "updated_at": moment,
-            "notified_state": "",
-            "notify_lease_until": 0.0,
-            **fields,
-        }
+        claimed = record.model_copy(
+            update={
+                "state": RunState.REQUESTED,
+                "state_rank": RunState.REQUESTED.rank,
+                "requested_at": moment,
+                "updated_at": moment,
+                "notified_state": "",
+                "notify_lease_until": 0.0,
+            }
+        )
         inserted = self._execute(
-            self._runs().upsert(self._row(document), on_conflict="run_key,attempt", ignore_duplicates=True)
+            self._runs().upsert(row(claimed), on_conflict="run_key,attempt", ignore_duplicates=True)
         )
         if inserted:
-            return normal_form(inserted[0]), True  # type: ignore[return-value]
-        existing = self.get(run_key, attempt)
+            return _from_row(inserted[0]), True
+        existing = self.get(record.run_key, record.attempt)
         assert existing is not None
         return existing, False
 
-    def attach_job(self, run_key: str, attempt: int, fields: dict[str, Any]) -> None:
-        self.update_fields(run_key, attempt, fields)
+    def update(self, run_key: str, attempt: int, changes: RunChanges) -> None:
+        self._patch(run_key, attempt, {**_columns(changes), "updated_at": now().isoformat()})
 
-    def advance(self, run_key: str, attempt: int, state: RunState, fields: dict[str, Any]) -> bool:
-        moment = now()
-        changes = {"state": state.value, "state_rank": state.rank, "updated_at": moment, f"{state.value}_at": moment}
-        return bool(self._patch(run_key, attempt, {**changes, **fields}, state_rank=("lt", state.rank)))
+    def advance(self, run_key: str, attempt: int, state: RunState, changes: RunChanges | None = None) -> bool:
+        moment = now().isoformat()
+        values = {
+            **_columns(changes or RunChanges()),
+            "state": state.value,
+            "state_rank": state.rank,
+            "updated_at": moment,
+            f"{state.value}_at": moment,
+        }
+        return bool(self._patch(run_key, attempt, values, state_rank=("lt", state.rank)))
 
-    def update_fields(self, run_key: str, attempt: int, fields: dict[str, Any]) -> None:
-        self._patch(run_key, attempt, {**fields, "updated_at": now()})
+    def put(self, record: RunRecord) -> None:
+        """Mirror a whole record read from another store; an older copy never overwrites a newer one.
 
-    def put(self, record: dict[str, Any]) -> None:
-        """Mirror a whole record read from another store; an older copy never overwrites a newer one."""
-        run_key, attempt = record["run_key"], record["attempt"]
-        inserted = self._execute(
-            self._runs().upsert(self._row(record), on_conflict="run_key,attempt", ignore_duplicates=True)
-        )
+        Two conditional writes, each atomic: insert if absent, else overwrite if not newer here.
+        """
+        values = row(record)
+        inserted = self._execute(self._runs().upsert(values, on_conflict="run_key,attempt", ignore_duplicates=True))
         if not inserted:
-            newer = record.get("updated_at")
-            guard = {"updated_at": ("lte", newer.isoformat())} if isinstance(newer, datetime) else {}
-            self._patch(run_key, attempt, record, **guard)
+            guard = {"updated_at": ("lte", record.updated_at.isoformat())} if record.updated_at else {}
+            values.setdefault("extra", None)  # the copy is whole: fields it no longer has go
+            self._patch(record.run_key, record.attempt, values, **guard)
 
     def _select(self, table: str = "runs") -> Any:
         return self._client.table(table).select("*")
 
-    def get(self, run_key: str, attempt: int = 1) -> dict[str, Any] | None:
-        rows = self._execute(self._select().eq("run_key", run_key).eq("attempt", attempt).limit(1))
-        return normal_form(rows[0]) if rows else None
+    def _records(self, request: Any) -> list[RunRecord]:
+        return [_from_row(found) for found in self._execute(request)]
 
-    def attempts(self, run_key: str) -> list[dict[str, Any]]:
-        return [normal_form(r) for r in self._execute(self._select().eq("run_key", run_key).order("attempt"))]  # type: ignore[misc]
+    def get(self, run_key: str, attempt: int = 1) -> RunRecord | None:
+        found = self._records(self._select().eq("run_key", run_key).eq("attempt", attempt).limit(1))
+        return found[0] if found else None
 
-    def find_by_job_id(self, job_id: str) -> dict[str, Any] | None:
-        rows = self._execute(self._select().eq("job_id", job_id).limit(1))
-        return normal_form(rows[0]) if rows else None
+    def attempts(self, run_key: str) -> list[RunRecord]:
+        return self._records(self._select().eq("run_key", run_key).order("attempt"))
 
-    def latest_runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        rows = self._execute(self._select().order("requested_at", desc=True).limit(limit))
-        return [normal_form(r) for r in rows]  # type: ignore[misc]
+    def find_by_job_id(self, job_id: str) -> RunRecord | None:
+        found = self._records(self._select().eq("job_id", job_id).limit(1))
+        return found[0] if found else None
 
-    def open_runs(self, requested_before: datetime) -> list[dict[str, Any]]:
+    def latest_runs(self, limit: int = 20) -> list[RunRecord]:
+        return self._records(self._select().order("requested_at", desc=True).limit(limit))
+
+    def open_runs(self, requested_before: datetime) -> list[RunRecord]:
         request = self._select().lt("state_rank", TERMINAL_RANK).lt("requested_at", requested_before.isoformat())
-        return [normal_form(r) for r in self._execute(request.order("requested_at"))]  # type: ignore[misc]
+        return self._records(request.order("requested_at"))
 
-    def runs_ended_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        request = self._select().gte("ended_at", start.isoformat()).lt("ended_at", end.isoformat())
-        return [normal_form(r) for r in self._execute(request.order("ended_at"))]  # type: ignore[misc]
+    def cost_by_gpu(self, start: datetime, end: datetime) -> list[GpuCost]:
+        params = {"period_start": start.isoformat(), "period_end": end.isoformat()}
+        return [GpuCost.model_validate(found) for found in self._execute(self._client.rpc("run_costs", params))]
 
     def claim_notification(self, run_key: str, attempt: int, state: RunState, lease_seconds: int = 120) -> bool:
         moment = time.time()
@@ -154,31 +155,33 @@ class SupabaseRunStore:
         return bool(changed)
 
     def finish_notification(self, run_key: str, attempt: int, state: RunState, sent: bool) -> None:
-        changes: dict[str, Any] = {"notify_lease_until": 0.0}
+        values: dict[str, Any] = {"notify_lease_until": 0.0, "updated_at": now().isoformat()}
         if sent:
-            changes.update({"notified_state": state.value, "notified_at": now()})
-        self.update_fields(run_key, attempt, changes)
+            values.update({"notified_state": state.value, "notified_at": now().isoformat()})
+        self._patch(run_key, attempt, values)
 
-    def replace_predictions(self, run_key: str, attempt: int, rows: list[dict[str, Any]]) -> None:
+    def replace_predictions(self, run_key: str, attempt: int, rows: list[Prediction]) -> None:
         """Upsert (merge-duplicates) on the primary key, then delete the rows other attempts left."""
         table = self._client.table("predictions")
         if rows:
-            payload = [
-                {**split_known(jsonable(for_write(row)), PREDICTION_FIELDS)[0], "run_key": run_key, "attempt": attempt}
-                for row in rows
-            ]
+            payload = [{**p.model_dump(mode="json"), "run_key": run_key, "attempt": attempt} for p in rows]
             self._execute(table.upsert(payload, on_conflict="run_key,symbol,target_date"))
         self._execute(self._client.table("predictions").delete().eq("run_key", run_key).neq("attempt", attempt))
 
-    def predictions(self, run_key: str) -> list[dict[str, Any]]:
+    def predictions(self, run_key: str) -> list[Prediction]:
         request = self._select("predictions").eq("run_key", run_key).order("symbol").order("target_date")
-        return [normal_form(r, PREDICTION_FIELDS) for r in self._execute(request)]  # type: ignore[misc]
+        return [Prediction.model_validate(found) for found in self._execute(request)]
 
-    def latest_predictions(self) -> list[dict[str, Any]]:
+    def latest_predictions(self) -> list[Prediction]:
         rows = self._execute(self._select("latest_predictions").order("symbol"))
-        return [normal_form(r, PREDICTION_FIELDS) for r in rows]  # type: ignore[misc]
+        return [Prediction.model_validate(found) for found in rows]
 
     def record_rejected_event(self, function: str, reason_code: str, detail: dict[str, Any]) -> None:
-        row = {"function": function, "reason_code": reason_code}
-        row.update({key: str(detail[key]) for key in ("event_id", "error") if detail.get(key) is not None})
-        self._execute(self._client.table("rejected_events").insert(row))
+        values = {"function": function, "reason_code": reason_code}
+        values.update({key: str(detail[key]) for key in ("event_id", "error") if detail.get(key) is not None})
+        self._execute(self._client.table("rejected_events").insert(values))
+
+
+def _columns(changes: RunChanges) -> dict[str, Any]:
+    """The columns a change sets, as JSON (a cleared field is `null`)."""
+    return changes.model_dump(mode="json", include=changes.model_fields_set)

@@ -60,7 +60,7 @@ def test_submit_killed_mid_event_creates_one_job_and_the_run_completes(chaos: Ch
     mark = _crash_while_stalled(
         chaos, chaos.proxies["gcs"], "submit-run", lambda: chain.publish_run(chaos.cloud, request)
     )
-    record = chain.wait_for_run(chaos.cloud, "crash-submit", timeout=120)
+    record = chain.wait_for_run(chaos.cloud, "crash-submit", timeout=120).model_dump()
     assert record["state"] == "succeeded"
     assert len(kit.jobs_for(chaos.cloud, "crash-submit")) == 1
     assert len(kit.records_for(chaos.cloud, "crash-submit")) == 1
@@ -73,7 +73,7 @@ def test_job_state_killed_while_reading_the_outputs_records_and_announces_once(c
     kit.wait_for_record(chaos.cloud, "crash-outputs", lambda r: r.get("job_id"), timeout=60)
     # Only a succeeded job's event reads storage (the trainer's outputs): that handler is the one held.
     mark = _crash_while_stalled(chaos, chaos.proxies["gcs"], "job-state", lambda: None)
-    record = chain.wait_for_run(chaos.cloud, "crash-outputs", timeout=120)
+    record = chain.wait_for_run(chaos.cloud, "crash-outputs", timeout=120).model_dump()
     assert record["state"] == "succeeded" and record["outputs_complete"] and record["prediction_count"] == 1
     assert len(kit.records_for(chaos.cloud, "crash-outputs")) == 1
     assert len(kit.slack_for(chaos.cloud, "crash-outputs")) == 1
@@ -86,7 +86,7 @@ def test_job_state_killed_while_posting_to_slack_announces_once(chaos: Chaos, de
     # Killed after taking the announcement lease, before Slack got the message: the redelivery must
     # send it (the lease of a dead sender must not hold the message back).
     mark = _crash_while_stalled(chaos, chaos.proxies["slack"], "job-state", lambda: None)
-    record = chain.wait_for_run(chaos.cloud, "crash-slack", timeout=60)
+    record = chain.wait_for_run(chaos.cloud, "crash-slack", timeout=60).model_dump()
     assert record["state"] == "succeeded"
     assert len(kit.slack_for(chaos.cloud, "crash-slack")) == 1
     assert _retried(chaos, "job-state", mark)

@@ -18,6 +18,7 @@ from cloudevents.http import CloudEvent
 
 from local.demo import chain
 from shared.polling import poll
+from shared.runs.states import TERMINAL_STATES
 from tests.chaos import kit
 from tests.chaos.kit import Chaos
 
@@ -51,7 +52,7 @@ def lost_events(chaos: Chaos, deployed: dict) -> Iterator[dict[str, list[CloudEv
         events = {}
         for run_key in RUNS:
             (record,) = kit.records_for(chaos.cloud, run_key)
-            assert record["state"] not in chain.TERMINAL_STATES, "the events really were lost"
+            assert record["state"] not in TERMINAL_STATES, "the events really were lost"
             events[run_key] = by_job[record["job_id"]]
             assert len(events[run_key]) >= 3, [e.data for e in events[run_key]]
         yield events

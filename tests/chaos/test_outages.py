@@ -25,7 +25,7 @@ MONGO_OUTAGE_SECONDS = 7.0
 
 
 def _assert_completed_once(chaos: Chaos, run_key: str) -> dict:
-    record = chain.wait_for_run(chaos.cloud, run_key, timeout=120)
+    record = chain.wait_for_run(chaos.cloud, run_key, timeout=120).model_dump()
     assert record["state"] == "succeeded", record.get("error")
     assert record["outputs_complete"] and record["prediction_count"] == 1
     assert len(kit.records_for(chaos.cloud, run_key)) == 1

@@ -23,7 +23,7 @@ OWNED_BY_THE_SERVICE = {"slack-received.jsonl", "slack.log"}
 
 def test_no_secret_appears_in_logs_records_slack_payloads_or_job_specs(chaos: Chaos, deployed: dict):
     chain.publish_run(chaos.cloud, kit.run_request("secrets-run"))
-    record = chain.wait_for_run(chaos.cloud, "secrets-run", timeout=120)
+    record = chain.wait_for_run(chaos.cloud, "secrets-run", timeout=120).model_dump()
     assert kit.slack_for(chaos.cloud, "secrets-run"), "the Slack secret was used"
     if "postgres" in chaos.cloud.endpoints:
         assert kit.supabase_rows(chaos, "runs", "secrets-run"), "the Supabase secret was used"

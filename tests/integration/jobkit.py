@@ -21,9 +21,10 @@ from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1
 
 from deploy import topology
-from shared.runs.record import FIELDS
+from shared.runs.record import RunChanges, RunRecord
 from shared.runs.states import RunState
 from shared.stores.base import RunStore
+from tests.records import a_record
 
 PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 PARENT = f"projects/{topology.PROJECT_ID}/locations/{topology.REGION}"
@@ -136,37 +137,33 @@ def entry_event(entry: dict[str, Any]) -> CloudEvent:
     return pubsub_event(json.dumps(entry).encode())
 
 
-def new_run(store: RunStore, *, gpu_type: str = "NVIDIA_L4") -> tuple[str, str]:
+def new_run(store: RunStore, *, gpu_type: str = "NVIDIA_L4", **fields: Any) -> tuple[str, str]:
     """A run as the submit function leaves it: claimed, its job attached, queued. Returns (run_key, job_id)."""
     job_id = str(next(_job_ids))
     run_key = f"js-{job_id}"
-    fields = {
-        "package_version": "0.1.0",
-        "package_sha256": "a" * 64,
-        "gpu_type": gpu_type,
-        "gpu_count": 1,
-        "machine_type": "g2-standard-4",
-        "region": topology.REGION,
-        "strategy": "FLEX_START",
-        "max_wait_seconds": 1800,
-        "timeout_seconds": 3600,
-        "output_uri": OUTPUT_URI,
-        "correlation_id": f"corr-{job_id}",
-    }
-    store.claim(run_key, 1, fields)
-    store.attach_job(run_key, 1, {"job_name": f"{PARENT}/customJobs/{job_id}", "job_id": job_id})
-    store.advance(run_key, 1, RunState.QUEUED, {})
+    claim = a_record(
+        run_key=run_key,
+        gpu_type=gpu_type,
+        machine_type="g2-standard-4" if gpu_type == "NVIDIA_L4" else "n1-standard-8",
+        region=topology.REGION,
+        output_uri=OUTPUT_URI,
+        correlation_id=f"corr-{job_id}",
+        **fields,
+    )
+    store.claim(claim)
+    store.update(run_key, 1, RunChanges(job_name=f"{PARENT}/customJobs/{job_id}", job_id=job_id))
+    store.advance(run_key, 1, RunState.QUEUED)
     return run_key, job_id
 
 
-def content(record: dict[str, Any]) -> dict[str, Any]:
+def content(record: RunRecord) -> dict[str, Any]:
     """What a run says, without its identity and the moments a store handled its events."""
     identity = {"run_key", "job_id", "job_name", "correlation_id"}
-    return {k: v for k, v in record.items() if k not in PROCESSING_TIMES | identity}
+    return record.model_dump(exclude=PROCESSING_TIMES | identity)
 
 
-def known_fields_only(record: dict[str, Any]) -> bool:
-    return set(record) <= set(FIELDS)
+def known_fields_only(record: RunRecord) -> bool:
+    return not record.model_extra
 
 
 def write_trainer_outputs(storage: Any) -> None:

@@ -19,7 +19,7 @@ from local.services.cloud import LocalCloud
 from shared.config.settings import Settings
 from shared.packages.manifest import SCHEMA_VERSION as MANIFEST_SCHEMA_VERSION
 from shared.polling import poll
-from shared.runs.states import history
+from shared.runs.record import RunRecord
 from tests.sdists import link, sdist
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ def promoted(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="module")
 def finished_run(local_cloud: LocalCloud, promoted: dict[str, Any]) -> dict[str, Any]:
     chain.publish_run(local_cloud, {"run_key": RUN_KEY, "requested_by": "pytest", "max_wait": 300, "timeout": 900})
-    return chain.wait_for_run(local_cloud, RUN_KEY, timeout=600)
+    return chain.wait_for_run(local_cloud, RUN_KEY, timeout=600).model_dump()
 
 
 def test_uploaded_trainer_package_is_validated_and_promoted(promoted: dict[str, Any], local_cloud: LocalCloud):
@@ -56,7 +56,7 @@ def test_run_record_holds_job_package_gpu_and_timings(finished_run: dict[str, An
         "g2-standard-4",
         "FLEX_START",
     )
-    states = [state.value for state, _ in history(finished_run)]
+    states = [state.value for state, _ in RunRecord.model_validate(finished_run).history()]
     assert states[0] == "requested" and states[-1] == "succeeded"
     assert "running" in states
     assert finished_run["run_seconds"] > 0 and finished_run["wait_seconds"] >= 0

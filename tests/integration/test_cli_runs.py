@@ -73,16 +73,10 @@ def test_schedule_tick_starts_the_scheduled_run_and_jobs_cancel_stops_it(local_c
     final = poll(
         what="the cancelled run to be recorded",
         interval=0.25,
-        probe=lambda: (
-            (r := store.get(run_key))
-            and r["state"] == "cancelled"
-            and r.get("notified_state") == "cancelled"
-            and r
-            or None
-        ),
+        probe=lambda: (r := store.get(run_key)) and r.state == "cancelled" and r.announced and r or None,
         timeout=120,
     )
-    assert final["trigger"] == "schedule"
+    assert final.trigger == "schedule"
     assert flexrun(local_cloud, "jobs", "cancel", run_key).returncode != 0  # nothing left to cancel
 
 

@@ -16,7 +16,8 @@ from deploy import topology
 from local.demo import chain
 from local.services.cloud import LocalCloud
 from shared.polling import poll
-from shared.stores.base import MongoRunStore
+from shared.runs.record import RunRecord
+from shared.stores.mongo_store import MongoRunStore
 
 pytestmark = pytest.mark.integration
 
@@ -49,18 +50,16 @@ def attempts(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) 
             },
         )
 
-        def second_attempt_announced() -> dict[str, Any] | None:
+        def second_attempt_announced() -> RunRecord | None:
             record = store.get(RUN_KEY, 2)
-            if record and record.get("state") in chain.TERMINAL_STATES and record.get("notified_state"):
-                return record
-            return None
+            return record if record and record.announced else None
 
         second = poll(second_attempt_announced, timeout=600, what="attempt 2 to finish and be announced", interval=0.25)
     finally:
         set_capacity(local_cloud, {"NVIDIA_L4": 1})
-    first = poll(lambda: store.get(RUN_KEY, 1) if store.get(RUN_KEY, 1).get("notified_state") else None,
+    first = poll(lambda: (r := store.get(RUN_KEY, 1)) and r.announced and r or None,
                  timeout=60, what="attempt 1 to be announced", interval=0.25)  # fmt: skip
-    return [first, second]
+    return [first.model_dump(), second.model_dump()]
 
 
 def test_the_run_ends_on_the_next_step_of_the_chain(attempts: list[dict[str, Any]]):

@@ -21,6 +21,7 @@ from local.services.cloud import LocalCloud
 from shared.errors import TransientError
 from shared.notify.slack import SlackNotifier
 from shared.runs.job_state import handle_job_event
+from shared.runs.record import RunChanges, RunError, RunRecord
 from shared.stores.base import RunStore
 from tests.integration import jobkit
 from tests.integration.stores import STORE_KINDS, settings_for, store_for
@@ -62,7 +63,7 @@ class Deliverer:
             publisher=self.publisher,
         )
 
-    def run_through(self, order: list[str], *, error: str | None = None) -> tuple[str, dict[str, Any]]:
+    def run_through(self, order: list[str], *, error: str | None = None) -> tuple[str, RunRecord]:
         run_key, job_id = jobkit.new_run(self.store)
         snapshots = jobkit.job_snapshots(job_id, run_key, error=error)
         for name in order:
@@ -139,7 +140,7 @@ def test_the_same_run_reads_back_identically_from_mongodb_and_supabase(both: Del
     assert from_mongo == from_supabase == record
     assert jobkit.known_fields_only(from_mongo), "every field of the record is in the documented schema"
     assert mongo.predictions(run_key) == supabase.predictions(run_key)
-    assert [row["symbol"] for row in supabase.predictions(run_key)] == ["IXIC", "MSFT", "SPX"]
+    assert [row.symbol for row in supabase.predictions(run_key)] == ["IXIC", "MSFT", "SPX"]
 
 
 def test_log_entries_with_a_text_or_a_json_payload_both_wake_the_run(both: Deliverer):
@@ -153,9 +154,9 @@ def test_log_entries_with_a_text_or_a_json_payload_both_wake_the_run(both: Deliv
 def test_a_failed_run_records_its_failure_class_and_says_what_to_do(both: Deliverer, local_cloud: LocalCloud):
     error = "The replica workerpool0-0 exited with a non-zero status of 127. Termination reason: Error."
     run_key, record = both.run_through(list(jobkit.EVENTS), error=error)
-    assert (record["state"], record["failure_class"]) == ("failed", "python_not_found")
-    assert "python" in record["hint"] and record["error"] == {"code": 3, "message": error}
-    assert "outputs_complete" not in record and both.store.predictions(run_key) == []
+    assert (record.state, record.failure_class) == ("failed", "python_not_found")
+    assert "python" in record.hint and record.error == RunError(code=3, message=error)
+    assert record.outputs_complete is None and both.store.predictions(run_key) == []
     (message,) = slack_messages(local_cloud, run_key)
     assert "What to do" in json.dumps(message["blocks"]) and "status of 127" in message["text"]
 
@@ -174,12 +175,12 @@ def test_when_slack_is_down_the_record_is_complete_and_the_message_follows_on_th
     with pytest.raises(TransientError, match="Slack webhook answered 500"):
         both.event(job_id, snapshots["succeeded"], TEXT["succeeded"])
     record = both.store.get(run_key)
-    assert record["state"] == "succeeded" and record["metrics_summary"] and record["notified_state"] == ""
+    assert record.state == "succeeded" and record.metrics_summary and record.notified_state == ""
     assert slack_messages(local_cloud, run_key) == []
     assert both.event(job_id, snapshots["succeeded"], TEXT["succeeded"]).notified  # the trigger's retry
     both.event(job_id, snapshots["succeeded"], TEXT["succeeded"])
     assert len(slack_messages(local_cloud, run_key)) == 1
-    assert both.store.get(run_key)["notified_state"] == "succeeded"
+    assert both.store.get(run_key).notified_state == "succeeded"
 
 
 @pytest.mark.parametrize(
@@ -220,10 +221,10 @@ def test_the_last_log_line_read_before_the_job_ends_asks_for_redelivery(both: De
     both.event(job_id, snapshots["running"], TEXT["running"])
     with pytest.raises(TransientError, match="logged its end"):
         both.event(job_id, snapshots["running"], "Job failed.")
-    assert both.store.get(run_key)["state"] == "running" and slack_messages(local_cloud, run_key) == []
+    assert both.store.get(run_key).state == "running" and slack_messages(local_cloud, run_key) == []
     both.event(job_id, snapshots["succeeded"], "Job failed.")  # the trigger's retry, once Vertex has the error
     record = both.store.get(run_key)
-    assert (record["state"], record["failure_class"]) == ("failed", "out_of_memory")
+    assert (record.state, record.failure_class) == ("failed", "out_of_memory")
     assert len(slack_messages(local_cloud, run_key)) == 1
 
 
@@ -233,9 +234,9 @@ def test_a_failed_job_read_before_its_error_is_set_asks_for_redelivery(both: Del
     failed_without_error = jobkit.without_error(snapshots["succeeded"])
     with pytest.raises(TransientError, match="has not set its error"):
         both.event(job_id, failed_without_error, "Job failed.")
-    assert both.store.get(run_key)["state"] == "queued"
+    assert both.store.get(run_key).state == "queued"
     both.event(job_id, snapshots["succeeded"], "Job failed.")
-    assert both.store.get(run_key)["failure_class"] == "stockout"
+    assert both.store.get(run_key).failure_class == "stockout"
     assert len(slack_messages(local_cloud, run_key)) == 1
 
 
@@ -245,12 +246,11 @@ def test_a_terminal_record_gains_its_late_error_and_falls_back_without_a_second_
     from shared.runs.fallback import Resolved
     from shared.runs.states import RunState
 
-    run_key, job_id = jobkit.new_run(both.store)
     steps = [Resolved("NVIDIA_L4", 1, "g2-standard-4", "us-central1", "FLEX_START", 1800),
              Resolved("NVIDIA_TESLA_A100", 1, "a2-highgpu-1g", "us-central1", "FLEX_START", 1800)]  # fmt: skip
-    both.store.update_fields(run_key, 1, {"chain": [step.as_dict() for step in steps]})
+    run_key, job_id = jobkit.new_run(both.store, chain=steps)
     # An older job-state recorded the failure before Vertex had set the error, and announced it.
-    both.store.advance(run_key, 1, RunState.FAILED, {"vertex_state": "JOB_STATE_FAILED"})
+    both.store.advance(run_key, 1, RunState.FAILED, RunChanges(vertex_state="JOB_STATE_FAILED"))
     both.store.claim_notification(run_key, 1, RunState.FAILED, lease_seconds=30)
     both.store.finish_notification(run_key, 1, RunState.FAILED, sent=True)
     error = "Resources are insufficient in region: us-central1. The job waited the maximum wait duration (1800s)."
@@ -258,9 +258,9 @@ def test_a_terminal_record_gains_its_late_error_and_falls_back_without_a_second_
     published_before = len(both.publisher.messages)
     both.event(job_id, snapshots["succeeded"], "Job failed.")
     record = both.store.get(run_key)
-    assert (record["state"], record["failure_class"], record["next_attempt"]) == ("failed", "capacity_wait_expired", 2)
+    assert (record.state, record.failure_class, record.next_attempt) == ("failed", "capacity_wait_expired", 2)
     (continuation, attributes) = both.publisher.messages[published_before]
     assert continuation == {"schema_version": 1, "run_key": run_key, "attempt": 2, "reason": "capacity_wait_expired",
-                            "correlation_id": record["correlation_id"]}  # fmt: skip
+                            "correlation_id": record.correlation_id}  # fmt: skip
     assert attributes["flexrun_kind"] == "continuation"
     assert slack_messages(local_cloud, run_key) == []  # the one message was the old one; none more

@@ -62,3 +62,17 @@ def test_a_wrong_key_or_an_unknown_table_is_refused(local_cloud: LocalCloud, cli
     assert httpx.get(url, headers={"apikey": "not-the-key"}).status_code == 401
     good = {"apikey": topology.SUPABASE_KEY, "Authorization": f"Bearer {topology.SUPABASE_KEY}"}
     assert httpx.get(f"{local_cloud.env['SUPABASE_URL']}/rest/v1/no_such_table", headers=good).status_code == 404
+
+
+def test_a_function_is_called_through_rpc_with_named_arguments_as_postgrest_does(client):
+    key = f"pgrst-{uuid.uuid4().hex[:8]}"
+    ended = "2032-03-04T05:06:07.008+00:00"  # no other test ends runs in 2032
+    client.table("runs").insert([_run(key, n, gpu_type="NVIDIA_L4", state="succeeded", state_rank=9,
+                                      ended_at=ended, estimated_cost_usd=0.5) for n in (1, 2)]).execute()  # fmt: skip
+    rows = client.rpc("run_costs", {"period_start": "2032-03-01T00:00:00+00:00",
+                                    "period_end": "2032-04-01T00:00:00+00:00"}).execute().data  # fmt: skip
+    assert rows == [{"gpu_type": "NVIDIA_L4", "attempts": 2, "usd": 1.0}]
+    with pytest.raises(APIError) as unknown:
+        client.rpc("run_costs", {"period_start": "2032-03-01T00:00:00+00:00"}).execute()
+    assert unknown.value.code == "PGRST202"  # no function of that name takes exactly these arguments
+    client.table("runs").delete().eq("run_key", key).execute()

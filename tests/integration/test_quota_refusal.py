@@ -68,7 +68,7 @@ def test_a_refused_run_redelivered_is_refused_again_and_announced_once(submitter
     assert "skipped H100 @ us-central1: preemptible H100 quota 0" in announced.text
     assert "skipped H100 @ us-east4" in announced.text
     record = submitter.store.get("it-quota-twice", 1)
-    assert record["state"] == "failed" and record["notified_state"] == "failed"
+    assert record.state == "failed" and record.notified_state == "failed"
     assert not submitter.jobs("it-quota-twice") and not submitter.jobs("it-quota-twice", "us-east4")
 
 
@@ -80,4 +80,4 @@ def test_a_run_planned_with_quota_keeps_its_job_when_a_later_snapshot_says_zero(
     assert created.action == "created" and redelivered.action == "duplicate"
     assert redelivered.job_name == created.job_name and not notifier.sent
     record = submitter.store.get("it-quota-planned", 1)
-    assert record["state"] == "queued" and "skipped_steps" not in record
+    assert record.state == "queued" and record.skipped_steps == []

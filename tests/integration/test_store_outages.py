@@ -72,13 +72,13 @@ def test_mongodb_down_at_the_terminal_event_fails_it_and_its_retry_completes_the
     process.stop()
     with pytest.raises(TransientError, match="MongoDB unavailable"):
         deliver.event(job_id, snapshots["succeeded"], TEXT["succeeded"])
-    assert mirror.get(run_key)["state"] == "running" and mirror.predictions(run_key) == []
+    assert mirror.get(run_key).state == "running" and mirror.predictions(run_key) == []
     assert slack_messages(local_cloud, run_key) == []
 
     _restart(process, tcp_probe(int(url.rsplit(":", 1)[1].split("/")[0])))
     outcome = deliver.event(job_id, snapshots["succeeded"], TEXT["succeeded"])  # the trigger's redelivery
     assert (outcome.state, outcome.notified) == ("succeeded", True)
-    assert primary.get(run_key) == mirror.get(run_key) and mirror.get(run_key)["notified_state"] == "succeeded"
+    assert primary.get(run_key) == mirror.get(run_key) and mirror.get(run_key).notified_state == "succeeded"
     assert len(mirror.predictions(run_key)) == 3
     assert len(slack_messages(local_cloud, run_key)) == 1
 
@@ -97,7 +97,7 @@ def test_supabase_down_at_the_terminal_event_fails_it_and_its_retry_brings_the_m
     process.stop()
     with pytest.raises(TransientError, match="Supabase unavailable"):
         deliver.event(job_id, snapshots["succeeded"], TEXT["succeeded"])
-    assert primary.get(run_key)["state"] == "running", "the record moves only once every store can take it"
+    assert primary.get(run_key).state == "running", "the record moves only once every store can take it"
     assert slack_messages(local_cloud, run_key) == []
 
     _restart(process, http_probe(f"{url}/health"))

@@ -30,9 +30,10 @@ from shared.errors import InvalidRunRequest, TransientError
 from shared.events.cloudevents import PUBSUB_PUBLISHED, PubsubMessage
 from shared.jobs.images import trainer_image_tag
 from shared.packages.manifest import Manifest, ManifestEntry
+from shared.runs.record import RunChanges, RunError
 from shared.runs.states import RunState
 from shared.runs.submit_run import handle_run_request
-from shared.stores.base import MongoRunStore
+from shared.stores.mongo_store import MongoRunStore
 
 pytestmark = pytest.mark.integration
 
@@ -276,8 +277,10 @@ def _continuation(run_key: str, attempt: int, reason: str = "capacity_wait_expir
 def _expire_first_attempt(submitter: Submitter, run_key: str) -> None:
     """Attempt 1 ended as job-state records a DWS expiry (its job is cancelled: nothing waits on)."""
     first = submitter.store.get(run_key, 1)
-    submitter.jobs_for_region("us-central1").cancel_custom_job(name=first["job_name"])
-    expired = {"failure_class": "capacity_wait_expired", "error": {"message": "waited the maximum wait duration"}}
+    submitter.jobs_for_region("us-central1").cancel_custom_job(name=first.job_name)
+    expired = RunChanges(
+        failure_class="capacity_wait_expired", error=RunError(message="waited the maximum wait duration")
+    )
     submitter.store.advance(run_key, 1, RunState.EXPIRED, expired)
 
 
@@ -293,7 +296,7 @@ def test_a_continuation_message_creates_the_next_attempt_once(submitter: Submitt
     outcomes = [send() for _ in range(3)]
     assert [o.action for o in outcomes] == ["created", "duplicate", "duplicate"]
     second = submitter.store.get(run_key, 2)
-    assert (second["gpu_type"], second["gpu_count"], second["previous_attempt"], second["fallback_reason"]) == (
+    assert (second.gpu_type, second.gpu_count, second.previous_attempt, second.fallback_reason) == (
         "NVIDIA_H100_80GB", 2, 1, "capacity_wait_expired",
     )  # fmt: skip
     jobs = submitter.jobs(run_key)
@@ -307,8 +310,8 @@ def test_a_continuation_the_record_does_not_call_for_creates_nothing(submitter: 
     if problem == "does not call for":  # attempt 1 failed in the trainer: no capacity step can fix that
         submitter.submit({"run_key": run_key, "fallback": ["H100@us-central1:FLEX_START~1h", "STANDARD"]})
         first = submitter.store.get(run_key, 1)
-        submitter.jobs_for_region("us-central1").cancel_custom_job(name=first["job_name"])
-        trainer_error = {"failure_class": "trainer_error", "error": {"message": "non-zero status of 1"}}
+        submitter.jobs_for_region("us-central1").cancel_custom_job(name=first.job_name)
+        trainer_error = RunChanges(failure_class="trainer_error", error=RunError(message="non-zero status of 1"))
         submitter.store.advance(run_key, 1, RunState.FAILED, trainer_error)
     with pytest.raises(InvalidRunRequest, match=problem):
         handle_run_request(

@@ -14,6 +14,8 @@ from shared.runs.fallback import (
     parse_chain,
     resolve_chain,
 )
+from shared.runs.record import RunRecord
+from tests.records import a_record
 
 CAPACITY_FAILURES = frozenset(CAPACITY)
 FIRST = Resolved("NVIDIA_L4", 1, "g2-standard-4", "us-central1", "FLEX_START", 1800)
@@ -62,16 +64,16 @@ def test_a_step_vertex_would_refuse_is_refused_before_any_call():
         resolve_chain(FIRST, parse_chain("L4, L4x2/g2-standard-4"))
 
 
-def record(state: str, attempt: int = 1, message: str = "", failure_class: str | None = None, steps: int = 2) -> dict:
-    chain = [FIRST.as_dict()] * steps
-    return {
-        "run_key": "r",
-        "attempt": attempt,
-        "state": state,
-        "chain": chain,
-        "error": {"message": message},
-        "failure_class": failure_class,
-    }
+def record(
+    state: str, attempt: int = 1, message: str = "", failure_class: str | None = None, steps: int = 2
+) -> RunRecord:
+    return a_record(
+        attempt=attempt,
+        state=state,
+        chain=[FIRST.as_dict()] * steps,
+        error={"message": message},
+        failure_class=failure_class,
+    )
 
 
 @pytest.mark.parametrize(

@@ -12,17 +12,18 @@ from shared.jobs import images
 from shared.jobs.custom_job import build_custom_job
 from shared.runs import fallback
 from shared.runs.plan import job_image, make_plan
+from shared.runs.record import RunSpec
 
 PREBUILT = "us-docker.pkg.dev/vertex-ai/training/tf-gpu.2-17.py310:latest"
-RUN = {
-    "run_key": "nightly-1",
-    "package_uri": "gs://pkgs/deployable/" + "cd" * 32 + ".tar.gz",
-    "package_version": "0.3.0",
-    "package_sha256": "cd" * 32,
-    "timeout_seconds": 3600,
-    "correlation_id": "m-1",
-    "args": ["--epochs", "1"],
-}
+RUN = RunSpec(
+    run_key="nightly-1",
+    package_uri="gs://pkgs/deployable/" + "cd" * 32 + ".tar.gz",
+    package_version="0.3.0",
+    package_sha256="cd" * 32,
+    timeout_seconds=3600,
+    correlation_id="m-1",
+    args=["--epochs", "1"],
+)
 STEP = fallback.Resolved(
     gpu_type="NVIDIA_L4", gpu_count=1, machine_type="g2-standard-4", region="us-central1",
     strategy="FLEX_START", max_wait=1800,
@@ -41,8 +42,8 @@ def test_a_default_run_sends_a_container_spec_with_our_artifact_registry_image_a
     tag = images.trainer_image_tag()
     assert pool.container_spec.image_uri == f"europe-west4-docker.pkg.dev/acme-ml/flexrun/trainer:{tag}"
     assert list(pool.container_spec.args) == [
-        f"--package-uri={RUN['package_uri']}",
-        f"--package-sha256={RUN['package_sha256']}",
+        f"--package-uri={RUN.package_uri}",
+        f"--package-sha256={RUN.package_sha256}",
         "--module=flexrun_trainer.task",
         "--",
         "--epochs",

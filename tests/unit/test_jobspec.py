@@ -8,7 +8,7 @@ import pytest
 from google.cloud import aiplatform_v1
 
 from shared.errors import InvalidRunRequest
-from shared.jobs.catalog import check_gpu_machine, estimated_cost_usd
+from shared.jobs.catalog import check_gpu_machine
 from shared.jobs.custom_job import RunPlan, build_custom_job
 from shared.jobs.images import ImageKind
 
@@ -95,11 +95,6 @@ def test_wrong_gpu_machine_pair_is_refused_before_any_call():
         check_gpu_machine("NVIDIA_L4", "a2-highgpu-1g")
     with pytest.raises(InvalidRunRequest, match="not in the catalog"):
         check_gpu_machine("NVIDIA_IMAGINARY", "g2-standard-4")
-
-
-def test_cost_is_run_time_times_hourly_price():
-    assert estimated_cost_usd("NVIDIA_TESLA_A100", 2, 1800) == 3.0
-    assert estimated_cost_usd("NVIDIA_A100_80GB", 1, 1800) is None
 
 
 def test_only_flex_start_jobs_carry_a_max_wait():

@@ -17,8 +17,8 @@ DOCUMENT = {
 
 def test_each_forecast_becomes_a_row_with_the_model_and_its_version():
     (row,) = prediction_rows(DOCUMENT)
-    assert (row["symbol"], row["target_date"], row["predicted_close"]) == ("SPX", "2017-11-13", 2584.06)
-    assert (row["model"], row["package_version"]) == ("gru", "0.1.0")
+    assert (row.symbol, row.target_date, row.predicted_close) == ("SPX", "2017-11-13", 2584.06)
+    assert (row.model, row.package_version) == ("gru", "0.1.0")
 
 
 @pytest.mark.parametrize(

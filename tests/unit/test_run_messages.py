@@ -6,8 +6,9 @@ import datetime as dt
 import json
 
 from shared.notify.slack_text import console_url, run_finished
+from tests.records import a_record
 
-RECORD = {
+FIELDS = {
     "run_key": "nightly-20261127",
     "attempt": 2,
     "state": "succeeded",
@@ -30,6 +31,7 @@ RECORD = {
     },
     "plot_uri": "gs://staging/runs/nightly-20261127/attempt-2/model/forecast.png",
 }
+RECORD = a_record(**FIELDS)
 
 
 def test_a_success_says_what_ran_how_long_it_waited_and_cost_and_how_good_the_model_is():
@@ -39,14 +41,13 @@ def test_a_success_says_what_ran_how_long_it_waited_and_cost_and_how_good_the_mo
     assert "RMSE 22.25 (naive 22.77)" in message.text
     for shown in ("12m34s", "1h02m05s", "$0.73 (run total $0.91)", "fallback step L4@us-east4:FLEX_START"):
         assert shown in blocks
-    assert console_url(RECORD["job_name"]) in blocks and "forecast.png" in blocks
+    assert console_url(RECORD.job_name) in blocks and "forecast.png" in blocks
 
 
 def test_a_failure_says_why_and_what_to_do():
     error = {"code": 3, "message": "exited with a non-zero status of 127"}
-    failed = {**RECORD, "state": "failed", "metrics_summary": None, "failure_class": "python_not_found"}
-    failed.update(error=error, hint="check PATH")
-    message = run_finished(failed)
+    failed = {**FIELDS, "state": "failed", "metrics_summary": None, "failure_class": "python_not_found"}
+    message = run_finished(a_record(**failed, error=error, hint="check PATH"))
     assert "status of 127" in message.text
     assert "*What to do:* check PATH" in json.dumps(message.blocks) and "python_not_found" in json.dumps(message.blocks)
 
@@ -60,7 +61,7 @@ def test_a_success_says_in_plain_words_when_the_model_has_no_significant_edge():
     summary = {"model": {"mase": 0.572, "directional_accuracy": 0.56}, "naive_last_value": {"mase": 0.58},
                "majority_direction": {"directional_accuracy": 0.542}, "edge": {"naive_last_value": False},
                "verdict": "no significant edge over naive last value"}  # fmt: skip
-    message = run_finished({**RECORD, "metrics_summary": summary})
+    message = run_finished(a_record(**{**FIELDS, "metrics_summary": summary}))
     assert "no significant edge over naive last value" in message.text
     assert "MASE 0.572 (naive 0.58)" in message.text and "(majority 54.2%)" in message.text
 
@@ -69,7 +70,7 @@ PREBUILT = "us-docker.pkg.dev/vertex-ai/training/tf-gpu.2-17.py310:latest"
 
 
 def test_a_run_whose_image_ends_within_60_days_warns_with_the_date():
-    message = run_finished({**RECORD, "executor_image": PREBUILT}, today=dt.date(2026, 5, 20))
+    message = run_finished(a_record(**{**FIELDS, "executor_image": PREBUILT}), today=dt.date(2026, 5, 20))
     blocks = json.dumps(message.blocks)
     assert f"Image `{PREBUILT}` reaches its end of availability on 2026-07-11 (in 52 days)" in blocks
     assert "unset VERTEX_AI_EXECUTOR_IMAGE" in blocks
@@ -78,7 +79,7 @@ def test_a_run_whose_image_ends_within_60_days_warns_with_the_date():
 def test_a_run_on_an_image_far_from_its_end_carries_no_warning():
     ours = "us-central1-docker.pkg.dev/acme/flexrun/trainer:tf2.21.0-py3.11"
     assert "Image `" not in json.dumps(
-        run_finished({**RECORD, "executor_image": ours}, today=dt.date(2026, 12, 1)).blocks
+        run_finished(a_record(**{**FIELDS, "executor_image": ours}), today=dt.date(2026, 12, 1)).blocks
     )
-    warned = run_finished({**RECORD, "executor_image": ours}, today=dt.date(2027, 9, 30)).blocks
+    warned = run_finished(a_record(**{**FIELDS, "executor_image": ours}), today=dt.date(2027, 9, 30)).blocks
     assert "reaches its end of patch on 2027-10-31 (in 31 days)" in json.dumps(warned)
