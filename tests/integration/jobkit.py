@@ -10,12 +10,15 @@ the local cloud's real servers.
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from cloudevents.http import CloudEvent
 from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1
@@ -203,3 +206,19 @@ def write_trainer_outputs(storage: Any) -> None:
     bucket.blob(model_dir + "forecast.png").upload_from_string(b"\x89PNG\r\n")
     bucket.blob(model_dir + "model.keras").upload_from_string(b"PK")
     bucket.blob(model_dir + "_SUCCESS").upload_from_string(json.dumps({"package_version": "0.1.0"}))
+
+
+# A DWS price for the runs these tests make (L4 on g2-standard-4, FLEX_START): the catalog leaves prices it
+# has not verified unknown, and an unknown price leaves the cost unknown (shared/runs/cost.py).
+TEST_DWS_PRICE = 0.36
+
+
+@contextlib.contextmanager
+def dws_price(usd_per_hour: float = TEST_DWS_PRICE) -> Iterator[None]:
+    from shared.jobs import catalog
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(
+            catalog.load_catalog()["gpus"]["NVIDIA_L4"]["prices"]["g2-standard-4"], "FLEX_START", usd_per_hour
+        )
+        yield

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -75,6 +76,12 @@ class Deliverer:
 
 def slack_messages(cloud: LocalCloud, run_key: str) -> list[dict[str, Any]]:
     return [m for m in cloud.slack_messages() if f"`{run_key}`" in m.get("text", "")]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def priced() -> Iterator[None]:
+    with jobkit.dws_price():
+        yield
 
 
 @pytest.fixture(scope="module")

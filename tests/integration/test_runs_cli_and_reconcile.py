@@ -3,6 +3,7 @@ runs whose log events were lost, against the local cloud's stores."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -20,6 +21,12 @@ pytestmark = pytest.mark.integration
 def flexrun(cloud: LocalCloud, *args: str) -> Result:
     """`flexrun ARGS` as a user runs it against the local cloud: its env file found, no other flag."""
     return CliRunner().invoke(main, list(args), env={"FLEXRUN_ENV_FILE": str(cloud.state_dir / "env")})
+
+
+@pytest.fixture(scope="module", autouse=True)
+def priced() -> Iterator[None]:
+    with jobkit.dws_price():
+        yield
 
 
 @pytest.fixture(scope="module")
