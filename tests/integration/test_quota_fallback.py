@@ -79,7 +79,7 @@ def test_a_step_without_quota_is_skipped_recorded_and_announced_and_the_next_ste
     assert "quota snapshot refreshed" in reconcile_tick(local_cloud)
     run(local_cloud, "it-quota-skip")
 
-    record = chain.wait_for_run(local_cloud, "it-quota-skip", timeout=600)
+    record = chain.wait_for_run(local_cloud, "it-quota-skip", timeout=600).model_dump()
     assert record["state"] == "succeeded" and record["attempt"] == 1
     assert record["region"] == "us-central1" and record["job_name"]
     (skipped,) = record["skipped_steps"]
@@ -97,7 +97,7 @@ def test_with_every_quota_zero_the_run_is_refused_before_any_job_with_the_blocke
 
     def refused() -> dict[str, Any] | None:
         record = store(local_cloud).get("it-quota-refused", 1)
-        return record if record and record.get("notified_state") == "failed" else None
+        return record.model_dump(exclude_none=True) if record and record.notified_state == "failed" else None
 
     record = poll(refused, timeout=120, what="the refusal to be recorded and announced", interval=0.25)
     assert record["failure_class"] == "quota_exceeded" and "job_name" not in record
