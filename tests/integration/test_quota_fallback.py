@@ -20,7 +20,7 @@ from local.services.cloud import REPO_ROOT, LocalCloud
 from local.standins.projectapis import admin
 from shared.cloud.clients import job_service_client
 from shared.polling import poll
-from shared.stores.base import MongoRunStore
+from shared.stores.mongo_store import MongoRunStore
 
 pytestmark = pytest.mark.integration
 
