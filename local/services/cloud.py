@@ -285,7 +285,7 @@ class LocalCloud:
 
     def _write_state(self) -> None:
         exports = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in sorted(self.env.items()))
-        (self.state_dir / "env").write_text(exports)
+        _write_atomically(self.state_dir / "env", exports)
         state = {
             "state_dir": str(self.state_dir),
             "written_at": time.time(),
@@ -310,7 +310,7 @@ class LocalCloud:
                 if p.pid is not None
             ],
         }
-        (self.state_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+        _write_atomically(self.state_dir / STATE_FILE, json.dumps(state, indent=2) + "\n")
 
     # Faults for the chaos tests: one service down for a while, then back with its port and data.
     def process(self, name: str) -> ManagedProcess:
@@ -366,6 +366,13 @@ class LocalCloud:
         """The payloads posted to the Slack webhook so far, oldest first."""
         with urllib.request.urlopen(f"{self.endpoints['slack']}/_received", timeout=5) as response:
             return [entry["payload"] for entry in json.load(response)]
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Readers (`python -m local up` polls cloud.json while the cloud starts) never see half a file."""
+    partial_path = path.with_name(f".{path.name}.partial")
+    partial_path.write_text(text)
+    partial_path.replace(path)
 
 
 def _lost_a_port_race(error: ProcessStartError) -> bool:
