@@ -10,7 +10,7 @@ TRAINER_VENV := .venv-trainer
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: demo test lint test-trainer unit bench up down clean install
+.PHONY: demo test lint test-trainer unit bench up down clean install browser
 
 demo: install
 	$(PY) -m local demo
@@ -24,7 +24,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy shared functions cli deploy local
 	$(VENV)/bin/hadolint image/Dockerfile
 
-test: lint install $(TRAINER_VENV)/.installed
+test: lint install browser $(TRAINER_VENV)/.installed
 	@mkdir -p .cache; $(TRAINER_VENV)/bin/python -m pytest trainer/tests -q -p no:cacheprovider \
 	  > .cache/trainer-tests.log 2>&1 & trainer=$$!; \
 	$(PY) -m pytest; main=$$?; \
@@ -48,6 +48,13 @@ down:
 	$(PY) -m local down
 
 install: $(VENV)/.installed $(EXECUTOR)/.installed
+
+# Headless Chromium renders `flexrun report` in tests/unit/test_report_page.py (Debian's package; once).
+# Not fatal: without it (no apt, no root) that one test skips and says why.
+SUDO := $(shell test "$$(id -u)" = 0 || echo sudo -n)
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "chromium not installed: the report rendering test will skip"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -6,6 +6,7 @@ import click
 
 from cli.doctor import doctor
 from cli.package import package
+from cli.report import report
 from cli.run import jobs, run, schedule
 from cli.runs import cost, runs
 
@@ -22,6 +23,7 @@ main.add_command(jobs)
 main.add_command(doctor)
 main.add_command(runs)
 main.add_command(cost)
+main.add_command(report)
 
 if __name__ == "__main__":
     main()
