@@ -29,6 +29,9 @@ _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 _SECRET_LOOKING = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL|MONGODB_URL|WEBHOOK)", re.I)
 
 
+_GPU_SHORTHAND = re.compile(r"^(?P<type>[A-Za-z0-9_]+?)(?:[xX](?P<count>[0-9]+))?$")
+GPU_FORMS = 'accepted forms: "L4", "L4x2", {"type": "L4", "count": 2} (type: a catalog name such as NVIDIA_L4)'
+
 MAX_REPLICAS = 8  # a cap so a typo cannot book a fleet; raise it when a run needs more
 
 
@@ -68,6 +71,19 @@ class RunRequest(BaseModel):
     fallback: list[str] | None = Field(
         None, max_length=10, description="This run's capacity fallback steps (see shared/runs/fallback.py); [] = none."
     )
+
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _gpu_shorthand(cls, value: Any) -> Any:
+        """`"L4"` or `"L4x2"` (what people type) as `{"type": "L4", "count": 2}`."""
+        if isinstance(value, str):
+            found = _GPU_SHORTHAND.match(value.strip())
+            if not found:
+                raise ValueError(f"{value!r} is not a GPU; {GPU_FORMS}")
+            return {"type": found["type"], "count": int(found["count"] or 1)}
+        if value is not None and not isinstance(value, dict | GpuRequest):
+            raise ValueError(f"expected a GPU; {GPU_FORMS}")
+        return value
 
     @field_validator("fallback")
     @classmethod

@@ -92,7 +92,8 @@ def test_label_values_stay_within_vertex_rules_and_unique():
         ({"max_wait": 1.5}, "max_wait"),  # strict: whole seconds
         ({"timeout": True}, "timeout"),
         ({"gpu": {"type": "NVIDIA_IMAGINARY"}}, "gpu.type"),
-        ({"gpu": "L4"}, "gpu"),
+        ({"gpu": "L4 twice"}, "gpu"),
+        ({"gpu": 4}, "gpu"),
         ({"args": "--epochs 3"}, "args"),
         ({"machine_type": "G2 standard"}, "machine_type"),
         ({"fallback": ["L4:SOMETIMES"]}, "fallback"),
@@ -102,6 +103,17 @@ def test_wrong_types_and_unknown_gpus_are_refused_with_the_field_named(payload, 
     with pytest.raises(InvalidRunRequest) as caught:
         parse_run_request(message(payload))
     assert f"{field}:" in str(caught.value)
+
+
+@pytest.mark.parametrize("shorthand, count", [("L4", 1), ("L4x2", 2), ("nvidia_l4X4", 4)])
+def test_a_gpu_given_as_text_is_a_type_and_count(shorthand, count):
+    gpu = parse_run_request(message({"gpu": shorthand})).gpu
+    assert (gpu.type, gpu.count) == ("NVIDIA_L4", count)
+
+
+def test_a_gpu_refusal_names_the_accepted_forms():
+    with pytest.raises(InvalidRunRequest, match='accepted forms: "L4", "L4x2"'):
+        parse_run_request(message({"gpu": "L4 twice"}))
 
 
 def test_gpu_short_names_become_accelerator_names():
