@@ -19,6 +19,7 @@ import click
 from cli.schedule import load_schedule
 from cli.target import DEFAULT_ENV_FILE, Target, load_target
 from shared.config import durations
+from shared.notify.figures import plain
 from shared.runs.record import RunRecord
 from shared.runs.states import RunState
 
@@ -114,7 +115,9 @@ def run(ctx: click.Context, gpu: str | None, count: int | None, machine_type: st
     target = _target(ctx)
     message: dict[str, Any] = {"run_key": run_key or f"cli-{time.strftime('%Y%m%dt%H%M%S')}-{uuid.uuid4().hex[:6]}",
                                "requested_by": getpass.getuser()}  # fmt: skip
-    if gpu or count:
+    if gpu and not count:
+        message["gpu"] = gpu  # the run message's shorthand: "L4", "L4x2"
+    elif gpu or count:
         message["gpu"] = {k: v for k, v in (("type", gpu or target.settings.vertex_ai_gpu_type), ("count", count)) if v}
     optional = {"machine_type": machine_type, "region": region, "package_version": package_version, "reason": reason}
     message.update({k: v for k, v in optional.items() if v})
@@ -128,10 +131,31 @@ def run(ctx: click.Context, gpu: str | None, count: int | None, machine_type: st
     click.echo(f"published run {message['run_key']} (message {message_id}) to {target.description}", err=True)
     if wait:
         record = follow(target, message["run_key"], wait_timeout)
-        summary = ("run_key", "attempt", "state", "job_name", "wait_seconds", "run_seconds", "estimated_cost_usd")
-        click.echo(record.model_dump_json(include=set(summary)))
+        click.echo(summary_paragraph(plain(record)))
         sys.exit(0 if record.state is RunState.SUCCEEDED else 1)
     click.echo(message["run_key"])
+
+
+def summary_paragraph(record: dict[str, Any]) -> str:
+    """How the run went, in one paragraph a person reads at the end of `run --wait`."""
+    from shared.notify.figures import edge_words, money
+    from shared.notify.slack_text import duration
+
+    text = (
+        f"Run {record.get('run_key')} {record.get('state')} on attempt {record.get('attempt', 1)}: "
+        f"{record.get('gpu_count', 1)}x {record.get('gpu_type')} in {record.get('region')} "
+        f"({record.get('strategy') or '-'}), waited {duration(record.get('wait_seconds'))} for capacity, "
+        f"ran {duration(record.get('run_seconds'))}, estimated GPU cost {money(record.get('estimated_cost_usd'))}."
+    )
+    if record.get("prediction_count"):
+        text += f" {record['prediction_count']} predictions stored."
+    if verdict := edge_words(record.get("metrics_summary")):
+        text += f" {verdict}"
+    if message := (record.get("error") or {}).get("message"):
+        text += f" Why: {message}" + (f" What to do: {record['hint']}" if record.get("hint") else "")
+    if record.get("job_id"):
+        text += f" Details: flexrun runs show {record.get('run_key')}."
+    return text
 
 
 @click.group()
@@ -177,18 +201,35 @@ def list_jobs(ctx: click.Context, limit: int) -> None:
 
 
 @jobs.command("cancel")
-@click.argument("run_key")
+@click.argument("key")
 @click.pass_context
-def cancel_job(ctx: click.Context, run_key: str) -> None:
-    """Cancel every unfinished job of RUN_KEY (all attempts)."""
+def cancel_job(ctx: click.Context, key: str) -> None:
+    """Cancel job KEY (a job id, as `jobs list` shows first) or every unfinished job of run KEY."""
     target = _target(ctx)
     client = _job_client(target)
-    found = client.list_custom_jobs(
-        request={"parent": target.settings.vertex_parent, "filter": f'labels.run_key="{run_key}"'}
-    )
-    open_jobs = [j for j in found if j.state.name in ("JOB_STATE_QUEUED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING")]
-    if not open_jobs:
-        raise click.ClickException(f"no unfinished job carries run_key {run_key}")
-    for job in open_jobs:
+    for job in unfinished_jobs(client, target.settings.vertex_parent, key):
         client.cancel_custom_job(name=job.name)
-        click.echo(f"cancel requested: {job.name}")
+        click.echo(f"cancel requested: {job.name} (run {job.labels.get('run_key', '-')})")
+
+
+OPEN_STATES = ("JOB_STATE_QUEUED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING")
+
+
+def unfinished_jobs(client: Any, parent: str, key: str) -> list[Any]:
+    """The job named KEY if it is flexrun's and unfinished, else the unfinished jobs labelled run_key=KEY."""
+    from google.api_core import exceptions as gexc
+
+    if key.isdigit():  # Vertex job ids are numeric; run keys rarely are, and fall through below
+        try:
+            job = client.get_custom_job(name=f"{parent}/customJobs/{key}")
+        except gexc.NotFound:
+            job = None
+        if job is not None and job.labels.get("flexrun") == "run":
+            if job.state.name not in OPEN_STATES:
+                raise click.ClickException(f"job {key} is already {job.state.name.removeprefix('JOB_STATE_')}")
+            return [job]
+    found = client.list_custom_jobs(request={"parent": parent, "filter": f'labels.run_key="{key}"'})
+    open_jobs = [j for j in found if j.state.name in OPEN_STATES]
+    if not open_jobs:
+        raise click.ClickException(f"no unfinished job has id {key} or carries run_key {key}")
+    return open_jobs

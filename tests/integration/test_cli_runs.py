@@ -5,7 +5,6 @@ The CLI runs as a user runs it: its own process, pointed at the local cloud by i
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -45,12 +44,15 @@ def test_run_with_wait_follows_the_run_to_success(local_cloud: LocalCloud, deplo
                      deployable, "--run-key", "it-cli-run", "--arg=--epochs", "--arg=1", "--arg=--symbols",
                      "--arg=SPX", "--wait", "--wait-timeout", "300")  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert (summary["run_key"], summary["state"], summary["attempt"]) == ("it-cli-run", "succeeded", 1)
+    summary = result.stdout.strip().splitlines()[-1]  # one paragraph; "--gpu L4" went out as "gpu": "L4"
+    assert summary.startswith("Run it-cli-run succeeded on attempt 1: 1x NVIDIA_L4 in "), summary
+    assert "estimated GPU cost $" in summary and "predictions stored" in summary
     assert "succeeded" in result.stderr  # the live status line
 
 
-def test_schedule_tick_starts_the_scheduled_run_and_jobs_cancel_stops_it(local_cloud: LocalCloud, deployable: str):
+def test_schedule_tick_starts_the_scheduled_run_and_jobs_cancel_by_job_id_stops_it(
+    local_cloud: LocalCloud, deployable: str
+):
     name = load_schedule().name
     assert flexrun(local_cloud, "schedule", "tick").returncode == 0
     store = MongoRunStore(chain.runs_collection(local_cloud).database)
@@ -68,7 +70,8 @@ def test_schedule_tick_starts_the_scheduled_run_and_jobs_cancel_stops_it(local_c
     listed = flexrun(local_cloud, "jobs", "list")
     assert listed.returncode == 0 and run_key in listed.stdout
 
-    cancelled = flexrun(local_cloud, "jobs", "cancel", run_key)
+    job_id = record["job_name"].rsplit("/", 1)[-1]  # the first column of `jobs list`
+    cancelled = flexrun(local_cloud, "jobs", "cancel", job_id)
     assert cancelled.returncode == 0, cancelled.stderr[-2000:]
     final = poll(
         what="the cancelled run to be recorded",
