@@ -1,25 +1,24 @@
 """`make demo`: start the local cloud, run the whole chain once, show what happened, stop everything.
 
 upload package → validate + promote → publish run message → CustomJob on (simulated) DWS flex-start
-→ trainer runs → job-state events → run stored in MongoDB → Slack message.
+→ trainer runs → job-state events → run stored in MongoDB and Supabase → Slack message.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from local.demo import chain
+from local.demo import chain, results
 from local.demo.doctor import DEMO_CHAIN, run_doctor
 from local.services.cloud import REPO_ROOT, LocalCloud
-from shared.runs.record import Prediction, RunRecord
+from shared.notify.figures import plain
 from shared.runs.states import RunState
-
-_HIDDEN = {"metrics", "notify_lease_until", "state_rank"}
+from shared.stores.mongo_store import MongoRunStore
 
 
 def _say(step: str, text: str = "") -> None:
@@ -30,29 +29,15 @@ def _stamp(value: datetime) -> str:
     return value.isoformat(timespec="milliseconds")
 
 
-def _show_record(record: RunRecord) -> None:
-    shown = record.model_dump(mode="json", exclude_none=True, exclude=_HIDDEN)
-    print(json.dumps(shown, indent=2))
+def _read_back(cloud: LocalCloud, run_key: str) -> dict[str, dict[str, Any] | None]:
+    """The run as each store holds it, read through flexrun's own store classes."""
+    from shared.cloud import wiring
+    from shared.stores.supabase_store import SupabaseRunStore
 
-
-def _show_metrics(record: RunRecord) -> None:
-    overall = ((record.metrics or {}).get("evaluation") or {}).get("overall") or {}
-    if not overall:
-        return
-    print(f"\ntest-period forecast quality ({overall.get('samples')} samples), model vs baselines:")
-    print(f"  {'forecast':<18} {'RMSE':>9} {'MAE':>9} {'MAPE %':>8} {'direction':>9}")
-    for name in ("model", "naive_last_value", "moving_average"):
-        m = overall.get(name) or {}
-        print(
-            f"  {name:<18} {m.get('rmse', 0):>9.3f} {m.get('mae', 0):>9.3f} {m.get('mape', 0):>8.3f} "
-            f"{m.get('directional_accuracy', 0):>9.3f}"
-        )
-    print("\nnext-day predictions:")
-
-
-def _show_predictions(rows: list[Prediction]) -> None:
-    for row in rows[:10]:
-        print(f"  {row.symbol:<8} {row.target_date}  predicted close {row.predicted_close:.2f} (last {row.last_close})")
+    supabase = SupabaseRunStore(wiring.supabase_client(cloud.env["SUPABASE_URL"], cloud.env["SUPABASE_KEY"]))
+    mongo = MongoRunStore(chain.runs_collection(cloud).database)
+    found = {"MongoDB": mongo.get(run_key), "Supabase": supabase.get(run_key)}
+    return {store: plain(record) if record else None for store, record in found.items()}
 
 
 def run_chain(cloud: LocalCloud, work_dir: Path) -> bool:
@@ -99,14 +84,17 @@ def run_chain(cloud: LocalCloud, work_dir: Path) -> bool:
         print(f"  {_stamp(at)}  {state.value}")
     print(f"waited {record.wait_seconds} s for capacity, ran {record.run_seconds} s")
 
-    _say("5/5 results", "run record stored in MongoDB")
-    _show_record(record)
-    _show_metrics(record)
-    _show_predictions(chain.predictions_for(cloud, run_key))
+    _say("5/5 results", f"run {run_key}")
+    print(results.run_summary(plain(record)))
+    _say("predictions", "next trading day, per symbol")
+    print(results.predictions_table([plain(row) for row in chain.predictions_for(cloud, run_key)]))
+    _say("model against baselines", "test period, pooled over symbols")
+    print(results.metrics_table(record.metrics_summary))
+    _say("stored", "the run record read back from each store")
+    print(results.stores_section(_read_back(cloud, run_key)))
     messages = chain.slack_messages_for(cloud, run_key)
     _say("slack", f"{len(messages)} message(s) received by the local webhook")
-    for message in messages:
-        print(f"  {message.get('text')}")
+    print(results.slack_section(messages))
     skipped = "skipped L4 @ us-east4" in str(messages[0].get("text")) if messages else False
     return diagnosed and skipped and record.state is RunState.SUCCEEDED and len(messages) == 1
 
