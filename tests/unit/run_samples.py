@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.notify.figures import plain
+from shared.runs.record import RunRecord
 from shared.runs.trainer_outputs import metrics_summary
 
 BLOCK = {
@@ -26,6 +28,11 @@ OUT = "gs://flexrun-runs/runs/nightly-1/attempt-1/model/"
 
 
 def record(run_key: str = "nightly-1", day: int = 0, **changes: Any) -> dict[str, Any]:
+    """A record as the views read it (shared/notify/figures.plain of the stored RunRecord)."""
+    return plain(typed(run_key, day, **changes))
+
+
+def _fields(run_key: str, day: int) -> dict[str, Any]:
     requested = datetime(2026, 11, 27, 22, 0, tzinfo=UTC) + timedelta(days=day)
     base: dict[str, Any] = {
         "run_key": run_key, "attempt": 1, "state": "succeeded", "package_version": "0.2.0",
@@ -37,8 +44,15 @@ def record(run_key: str = "nightly-1", day: int = 0, **changes: Any) -> dict[str
         "output_uri": OUT.removesuffix("model/"), "metrics_summary": metrics_summary({"schema_version": 2,
         "evaluation": EVALUATION}), "plot_uri": OUT + "forecast.png", "predictions_uri": OUT + "predictions.json",
         "model_uri": OUT + "model.keras", "prediction_count": 3, "outputs_complete": True,
+        "correlation_id": "c-1", "package_uri": "gs://flexrun-packages/trainer-0.2.0.tar.gz",
+        "package_sha256": "0" * 64, "timeout_seconds": 1200, "max_wait_seconds": 600, "step_label": "L4:FLEX_START",
     }  # fmt: skip
-    return {**base, **changes}
+    return base
+
+
+def typed(run_key: str = "nightly-1", day: int = 0, **changes: Any) -> RunRecord:
+    """The record as the stores hand it back (validated: the sample cannot drift from the model)."""
+    return RunRecord.model_validate({**_fields(run_key, day), **changes})
 
 
 def predictions(run_key: str = "nightly-1") -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from local.demo import results
 from shared.notify.slack_text import run_finished
-from tests.unit.run_samples import predictions, record
+from tests.unit.run_samples import predictions, record, typed
 
 
 def test_the_predictions_table_shows_each_symbol_with_its_closes_and_change():
@@ -31,7 +31,7 @@ def test_the_stores_section_reads_back_both_stores_and_says_when_they_agree():
 
 
 def test_the_slack_section_shows_the_message_as_received():
-    message = run_finished(record())
+    message = run_finished(typed())
     text = results.slack_section([{"text": message.text, "blocks": message.blocks}])
     assert "Run `nightly-1` succeeded" in text and all(line.startswith("  | ") for line in text.splitlines())
 
