@@ -40,6 +40,7 @@ IMPORT_PROVIDERS: dict[str, str] = {
     "google.cloud.pubsub_v1": "google-cloud-pubsub",
     "google.api_core": "google-cloud-storage",
     "google.auth": "google-cloud-storage",
+    "requests": "google-cloud-storage",  # google-auth's transport, which google-cloud-storage requires
     "google.protobuf": "google-events",
     "google.cloud.aiplatform_v1": "google-cloud-aiplatform",
     "google.cloud.cloudquotas_v1": "google-cloud-quotas",

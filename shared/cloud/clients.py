@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 if TYPE_CHECKING:
-    from google.cloud import aiplatform_v1, pubsub_v1, storage
+    from google.cloud import pubsub_v1, storage
+
+    from shared.jobs.vertex_rest import JobServiceRest
 
 
 def _anonymous() -> Any:
@@ -33,14 +35,13 @@ def storage_client(project: str) -> storage.Client:
 
 
 @functools.lru_cache(maxsize=4)
-def job_service_client(endpoint: str) -> aiplatform_v1.JobServiceClient:
-    from google.cloud import aiplatform_v1
+def job_service_client(endpoint: str) -> JobServiceRest:
+    """Vertex AI's JobService over REST + JSON, not aiplatform_v1's client: see shared/jobs/vertex_rest.py.
 
-    options = {"api_endpoint": endpoint}
-    # REST everywhere: the same transport is exercised locally and in production.
-    if endpoint.startswith("http://"):
-        return aiplatform_v1.JobServiceClient(credentials=_anonymous(), transport="rest", client_options=options)
-    return aiplatform_v1.JobServiceClient(transport="rest", client_options=options)
+    An `http://` endpoint (the local stand-in) gets no credentials, as the other local clients."""
+    from shared.jobs.vertex_rest import JobServiceRest
+
+    return JobServiceRest(endpoint)
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,7 +1,9 @@
 """A resolved run plan → the Vertex AI CustomJob that runs it on DWS flex-start GPUs.
 
-Built with `google.cloud.aiplatform_v1` directly: the high-level SDK's training classes drop
-`max_wait_duration=0`, and the low-level module is much lighter to import.
+Built as the REST API's JSON (the CustomJob proto's JSON mapping), sent by shared/jobs/vertex_rest.py:
+`google.cloud.aiplatform_v1` costs 2.3 s of cold start to import (see there), and the high-level SDK's
+training classes drop `maxWaitDuration: "0s"`. tests/unit/test_jobspec.py parses every job built here
+with aiplatform_v1's own `CustomJob` type, unknown fields refused, so the JSON cannot drift from the API.
 
 The worker pools run either our trainer image with `ContainerSpec` (the default: no `command`, so the image's
 entry point, image/launcher.py, gets the launcher arguments and fetches, checks and installs the package), or
@@ -18,16 +20,15 @@ secret *version resource name*, and the trainer, running as the job's service ac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 from shared.config.settings import MAX_TIMEOUT_SECONDS
 from shared.errors import InvalidRunRequest
-from shared.jobs.catalog import canonical_gpu
+from shared.jobs.catalog import canonical_gpu, load_catalog
 from shared.jobs.images import ImageKind
 from shared.runs.request import MAX_REPLICAS, label_value
 
-if TYPE_CHECKING:
-    from google.cloud import aiplatform_v1
+JsonObject = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,10 @@ class RunPlan:
 
 
 def accelerator_name(gpu_type: str) -> str:
-    from google.cloud import aiplatform_v1
-
+    """The AcceleratorType name of a GPU the catalog lists (tests/unit/test_jobspec.py checks each
+    catalog name against aiplatform_v1.AcceleratorType, so this needs no import of it)."""
     name = canonical_gpu(gpu_type)
-    if name not in aiplatform_v1.AcceleratorType.__members__ or name == "ACCELERATOR_TYPE_UNSPECIFIED":
+    if name not in load_catalog()["gpus"]:
         raise InvalidRunRequest(f"unknown GPU type {gpu_type!r}")
     return name
 
@@ -103,57 +104,51 @@ def launcher_args(plan: RunPlan) -> list[str]:
     ]
 
 
-def worker_pools(plan: RunPlan, machine: aiplatform_v1.MachineSpec) -> list[aiplatform_v1.WorkerPoolSpec]:
+def _duration(seconds: int) -> str:
+    return f"{seconds}s"  # google.protobuf.Duration in JSON
+
+
+def worker_pools(plan: RunPlan, machine: JsonObject) -> list[JsonObject]:
     """Pool 0: the chief (one replica, Vertex's rule for the primary pool); pool 1: the other replicas.
 
     Both pools get the same machine spec and the same image: DWS requires "the same machine configuration
     in every worker pool" (google-facts.md, training/schedule-jobs-dws), and MultiWorkerMirroredStrategy
     wants equal replicas anyway. Vertex then sets TF_CONFIG (chief / worker) in each replica (google-facts.md)."""
-    from google.cloud import aiplatform_v1
+    env = [{"name": k, "value": v} for k, v in sorted({**plan.env, **plan.secret_env}.items())]
 
-    env = [aiplatform_v1.EnvVar(name=k, value=v) for k, v in sorted({**plan.env, **plan.secret_env}.items())]
-
-    def pool(replicas: int) -> aiplatform_v1.WorkerPoolSpec:
-        spec = aiplatform_v1.WorkerPoolSpec(machine_spec=machine, replica_count=replicas)
+    def pool(replicas: int) -> JsonObject:
+        spec: JsonObject = {"machineSpec": machine, "replicaCount": str(replicas)}  # int64: a string in JSON
         if plan.image_kind is ImageKind.CONTAINER:
-            spec.container_spec = aiplatform_v1.ContainerSpec(
-                image_uri=plan.executor_image, args=launcher_args(plan), env=env
-            )
+            spec["containerSpec"] = {"imageUri": plan.executor_image, "args": launcher_args(plan), "env": env}
         else:
-            spec.python_package_spec = aiplatform_v1.PythonPackageSpec(
-                executor_image_uri=plan.executor_image,
-                package_uris=[plan.package_uri],
-                python_module=plan.python_module,
-                args=list(plan.args),
-                env=env,
-            )
+            spec["pythonPackageSpec"] = {
+                "executorImageUri": plan.executor_image,
+                "packageUris": [plan.package_uri],
+                "pythonModule": plan.python_module,
+                "args": list(plan.args),
+                "env": env,
+            }
         return spec
 
     return [pool(1), pool(plan.replica_count - 1)] if plan.replica_count > 1 else [pool(1)]
 
 
-def build_custom_job(plan: RunPlan) -> aiplatform_v1.CustomJob:
-    from datetime import timedelta
-
-    from google.cloud import aiplatform_v1
-
+def build_custom_job(plan: RunPlan) -> JsonObject:
+    """The CustomJob resource of `plan`, as the body of `customJobs.create`."""
     check_limits(plan)
-    machine = aiplatform_v1.MachineSpec(
-        machine_type=plan.machine_type,
-        accelerator_type=aiplatform_v1.AcceleratorType[accelerator_name(plan.gpu_type)],
-        accelerator_count=plan.gpu_count,
-    )
-    scheduling = aiplatform_v1.Scheduling(
-        strategy=aiplatform_v1.Scheduling.Strategy[plan.strategy],
-        timeout=timedelta(seconds=plan.timeout_seconds),
-    )
+    machine = {
+        "machineType": plan.machine_type,
+        "acceleratorType": accelerator_name(plan.gpu_type),
+        "acceleratorCount": plan.gpu_count,
+    }
+    scheduling: JsonObject = {"strategy": plan.strategy, "timeout": _duration(plan.timeout_seconds)}
     if plan.strategy == "FLEX_START":  # only DWS waits; 0 is sent as "0s" and means "wait without limit"
-        scheduling.max_wait_duration = timedelta(seconds=plan.max_wait_seconds)
-    spec = aiplatform_v1.CustomJobSpec(
-        worker_pool_specs=worker_pools(plan, machine),
-        scheduling=scheduling,
-        base_output_directory=aiplatform_v1.GcsDestination(output_uri_prefix=plan.output_uri),
-    )
+        scheduling["maxWaitDuration"] = _duration(plan.max_wait_seconds)
+    spec: JsonObject = {
+        "workerPoolSpecs": worker_pools(plan, machine),
+        "scheduling": scheduling,
+        "baseOutputDirectory": {"outputUriPrefix": plan.output_uri},
+    }
     if plan.service_account:
-        spec.service_account = plan.service_account
-    return aiplatform_v1.CustomJob(display_name=plan.display_name, job_spec=spec, labels=plan.labels)
+        spec["serviceAccount"] = plan.service_account
+    return {"displayName": plan.display_name, "jobSpec": spec, "labels": plan.labels}

@@ -89,7 +89,8 @@ class Submitter:
         found = self.jobs_for_region(region).list_custom_jobs(
             request={"parent": parent, "filter": f'labels.run_key="{run_key}"'}
         )
-        return list(found)
+        # The REST client keeps each job's resource JSON: read it whole with the API's own type.
+        return [aiplatform_v1.CustomJob.from_json(json.dumps(job.raw), ignore_unknown_fields=True) for job in found]
 
     def sent_body(self, job_name: str) -> aiplatform_v1.CustomJob:
         """What the client sent, as the local Vertex stored it (proto-JSON), parsed back strictly."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from google.cloud import aiplatform_v1
@@ -36,7 +37,7 @@ def settings(**values: object) -> Settings:
 
 def test_a_default_run_sends_a_container_spec_with_our_artifact_registry_image_and_the_launcher_args():
     job = build_custom_job(make_plan(RUN, STEP, 1, settings()))
-    sent = aiplatform_v1.CustomJob.from_json(aiplatform_v1.CustomJob.to_json(job))  # what the client puts on the wire
+    sent = aiplatform_v1.CustomJob.from_json(json.dumps(job))  # the JSON body, read as the API's type
     pool = sent.job_spec.worker_pool_specs[0]
     assert "python_package_spec" not in pool
     tag = images.trainer_image_tag()
