@@ -38,7 +38,7 @@ test-trainer: $(VENV)/.installed $(TRAINER_VENV)/.installed
 unit: $(VENV)/.installed
 	$(PY) -m pytest -m "not integration"
 
-bench: install
+bench: install $(TRAINER_VENV)/.installed
 	$(PY) -m bench
 
 up: install
