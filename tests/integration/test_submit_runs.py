@@ -246,7 +246,7 @@ def b64(raw: bytes) -> str:
     "data_b64, reason_code, says",
     [
         (b64(b"{not json"), "invalid_event", "not UTF-8 JSON"),
-        (b64(b'{"run_key": "it-sub-poison-1", "max_wait": "2h"}'), "invalid_run_request", "max_wait"),
+        (b64(b'{"run_key": "it-sub-poison-1", "max_wait": "two hours"}'), "invalid_run_request", "max_wait"),
         (b64(b'{"run_key": "it-sub-poison-2", "gpu": {"type": "NVIDIA_GTX_1080"}}'), "invalid_run_request", "gpu.type"),
         (b64(b'{"run_key": "it-sub-poison-3", "timeout": 604801}'), "invalid_run_request", "timeout"),
         ("!!not*base64", "invalid_event", "MessagePublishedData"),
