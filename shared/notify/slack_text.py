@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from shared.jobs import images
+from shared.notify.figures import change, edge_words, money, percent, plain, price, top_predictions
 from shared.notify.slack import SlackMessage, fields, section
-from shared.runs.record import RunRecord
+from shared.runs.record import Prediction, RunRecord
 
 _ICONS = {"succeeded": ":white_check_mark:", "failed": ":x:", "cancelled": ":no_entry_sign:", "expired": ":hourglass:"}
 CONSOLE = "https://console.cloud.google.com"  # links for people in Slack; flexrun never calls it
@@ -96,7 +98,29 @@ def image_warning(uri: str | None, today: dt.date) -> str | None:
     return f":warning: Image `{image.uri}` {tense}: {todo}."
 
 
-def run_finished(record: RunRecord, today: dt.date | None = None) -> SlackMessage:
+TOP_PREDICTIONS = 5  # the biggest movers; the rest are on the run's page
+
+
+def predictions_text(predictions: Sequence[Prediction], count: int = TOP_PREDICTIONS) -> str | None:
+    """`• MSFT 2017-11-13: 84.09 → 84.51 (+0.50%)` for the `count` biggest predicted moves."""
+    rows = [plain(p) for p in predictions]
+    if not rows:
+        return None
+    lines = [
+        f"• {p['symbol']} {p.get('target_date', '')}: {price(p.get('last_close'))} → {price(p.get('predicted_close'))}"
+        f" ({percent(change(p))})"
+        for p in top_predictions(rows, count)
+    ]
+    more = len(rows) - len(lines)
+    return "\n".join(lines) + (f"\n…and {more} more" if more > 0 else "")
+
+
+def run_finished(
+    record: RunRecord,
+    today: dt.date | None = None,
+    predictions: Sequence[Prediction] = (),
+    report_url: str | None = None,
+) -> SlackMessage:
     state = record.state.value
     title = f"{_ICONS.get(state, '')} Run `{record.run_key}` {state}".strip()
     attempt = record.attempt
@@ -115,11 +139,17 @@ def run_finished(record: RunRecord, today: dt.date | None = None) -> SlackMessag
     ]
     cost, total = record.estimated_cost_usd, record.total_cost_usd
     if cost is not None:
-        pairs.append(("Estimated GPU cost", f"${cost:.2f}" + (f" (run total ${total:.2f})" if total else "")))
+        pairs.append(("Estimated GPU cost", money(cost) + (f" (run total {money(total)})" if total else "")))
     summary = model_summary(record.metrics_summary)
     if summary:
         pairs.append(("Model vs naive", summary))
     blocks = [section(f"*{headline}*"), fields(pairs)]
+    verdict = edge_words(record.metrics_summary)
+    if verdict:
+        blocks.append(section(f"*Can we trust it?* {verdict}"))
+    forecast = predictions_text(predictions)
+    if forecast:
+        blocks.append(section("*Predictions* (biggest moves):\n" + forecast))
     error = record.error.message if record.error else ""
     if error:
         hint = record.hint
@@ -130,12 +160,16 @@ def run_finished(record: RunRecord, today: dt.date | None = None) -> SlackMessag
     skipped = [step.line for step in record.skipped_steps if step.line]
     if skipped:  # steps the quota snapshot ruled out before any job (shared/runs/quota_plan.py)
         blocks.append(section("*Skipped for quota:*\n" + "\n".join(f"• {line}" for line in skipped)))
-    if links := _links(record):
+    links = _links(record)
+    if report_url:
+        links = f"<{report_url}|Run report>" + (f" · {links}" if links else "")
+    if links:
         blocks.append(section(links))
     refused = skipped and not record.job_name  # the error is the same list: say it once
     text = (
         headline
         + (f" — {summary}" if summary else "")
+        + (f" — {forecast.splitlines()[0].removeprefix('• ')}" if forecast else "")
         + (f" — {'; '.join(skipped)}" if skipped else "")
         + (f" — {error[:200]}" if error and not refused else "")
     )

@@ -103,6 +103,7 @@ class RunChanges(BaseModel):
     plot_uri: str | None = None
     predictions_uri: str | None = None
     model_uri: str | None = None
+    report_uri: str | None = None  # the run's page (shared/notify/run_page.py)
     prediction_count: int | None = None
     error: RunError | None = None
     failure_class: str | None = None

@@ -271,3 +271,14 @@ def test_a_terminal_record_gains_its_late_error_and_falls_back_without_a_second_
                             "correlation_id": record.correlation_id}  # fmt: skip
     assert attributes["flexrun_kind"] == "continuation"
     assert slack_messages(local_cloud, run_key) == []  # the one message was the old one; none more
+
+
+def test_the_announcement_shows_the_predictions_and_links_the_runs_own_page(both: Deliverer, local_cloud: LocalCloud):
+    run_key, record = both.run_through(list(jobkit.EVENTS))
+    (message,) = slack_messages(local_cloud, run_key)
+    blocks = json.dumps(message["blocks"])
+    assert "*Predictions* (biggest moves)" in blocks and "|Run report>" in blocks
+    assert record.report_uri and record.report_uri.endswith("/report.html")
+    bucket, _, name = record.report_uri.removeprefix("gs://").partition("/")
+    page = local_cloud.storage_client().bucket(bucket).blob(name).download_as_text()
+    assert "<h2>Predictions</h2>" in page and 'src="model/forecast.png"' in page

@@ -83,3 +83,33 @@ def test_a_run_on_an_image_far_from_its_end_carries_no_warning():
     )
     warned = run_finished(a_record(**{**FIELDS, "executor_image": ours}), today=dt.date(2027, 9, 30)).blocks
     assert "reaches its end of patch on 2027-10-31 (in 31 days)" in json.dumps(warned)
+
+
+def test_a_success_shows_the_biggest_predicted_moves_with_their_change():
+    from shared.runs.record import Prediction
+
+    closes = [("SPX", 2582.3, 2584.06), ("IXIC", 6750.9, 6731.2), ("MSFT", 84.09, 84.51)]
+    rows = [
+        Prediction(symbol=s, target_date="2017-11-13", last_close=last, predicted_close=new) for s, last, new in closes
+    ]
+    blocks = json.dumps(run_finished(RECORD, predictions=rows).blocks)
+    assert "MSFT 2017-11-13: 84.09 \\u2192 84.51 (+0.50%)" in blocks
+    assert blocks.index("MSFT") < blocks.index("IXIC") < blocks.index("SPX")  # biggest move first
+    many = [Prediction(symbol=f"S{i}", target_date="2017-11-13", predicted_close=1.0) for i in range(8)]
+    assert "and 3 more" in json.dumps(run_finished(RECORD, predictions=many).blocks)
+
+
+def test_the_edge_verdict_is_said_in_plain_words_and_the_report_is_linked():
+    summary = {"model": {"mase": 0.57}, "edge": {"naive_last_value": False, "moving_average": True},
+               "verdict": "significant edge over moving average"}  # fmt: skip
+    message = run_finished(a_record(**{**FIELDS, "metrics_summary": summary}), report_url="https://r/report.html")
+    blocks = json.dumps(message.blocks)
+    assert "*Can we trust it?* The model beats moving average but not naive last value" in blocks
+    assert "<https://r/report.html|Run report>" in blocks
+
+
+def test_a_cost_below_a_dollar_keeps_its_significant_digits():
+    blocks = json.dumps(
+        run_finished(a_record(**{**FIELDS, "estimated_cost_usd": 0.0052, "total_cost_usd": 0.0104})).blocks
+    )
+    assert "$0.0052 (run total $0.010)" in blocks
