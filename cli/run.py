@@ -141,11 +141,13 @@ def summary_paragraph(record: dict[str, Any]) -> str:
     from shared.notify.figures import edge_words, money
     from shared.notify.slack_text import duration
 
+    usd = record.get("estimated_cost_usd")
+    cost = money(usd) if usd is not None else "unknown (no verified price for this GPU and strategy)"
     text = (
         f"Run {record.get('run_key')} {record.get('state')} on attempt {record.get('attempt', 1)}: "
         f"{record.get('gpu_count', 1)}x {record.get('gpu_type')} in {record.get('region')} "
         f"({record.get('strategy') or '-'}), waited {duration(record.get('wait_seconds'))} for capacity, "
-        f"ran {duration(record.get('run_seconds'))}, estimated GPU cost {money(record.get('estimated_cost_usd'))}."
+        f"ran {duration(record.get('run_seconds'))}, estimated GPU cost {cost}."
     )
     if record.get("prediction_count"):
         text += f" {record['prediction_count']} predictions stored."
