@@ -21,7 +21,8 @@ from typing import Any
 import click
 
 from cli.target import DEFAULT_ENV_FILE, Target, load_target
-from shared.notify.slack_text import console_url, duration
+from shared.notify.figures import money
+from shared.notify.slack_text import duration
 from shared.runs.record import RunRecord
 from shared.stores.base import RunStore
 
@@ -38,7 +39,7 @@ def _main_metric(run: RunRecord) -> str:
 
 
 def _cost(value: float | None) -> str:
-    return "-" if value is None else f"${value:.2f}"
+    return money(value)
 
 
 def table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
@@ -81,19 +82,14 @@ def _native(run: RunRecord, key: str, as_json: Any) -> Any:
     return value if isinstance(value, datetime) else as_json
 
 
-def runs_show(store: RunStore, run_key: str, attempt: int) -> str:
+def runs_show(store: RunStore, run_key: str, attempt: int, as_json: bool = False) -> str:
+    from cli.runs_show import runs_show_json, runs_show_text
+
     run = store.get(run_key, attempt)
     if run is None:
         raise click.ClickException(f"no run {run_key} (attempt {attempt})")
-    fields = run.model_dump(mode="json", exclude_none=True, exclude={"metrics"})
-    lines = [f"{key}: {_shown(_native(run, key, fields[key]))}" for key in sorted(fields)]
-    if url := console_url(run.job_name):
-        lines.append(f"console: {url}")
-    predictions = store.predictions(run_key)
-    if predictions:
-        lines.append("predictions:")
-        lines += [f"  {p.symbol} {p.target_date}: {p.predicted_close:.4f}" for p in predictions]
-    return "\n".join(lines)
+    predictions = [p for p in store.predictions(run_key) if p.attempt == attempt]
+    return (runs_show_json if as_json else runs_show_text)(run, predictions)
 
 
 COMPARED = (
@@ -126,10 +122,10 @@ def cost_for_month(store: RunStore, month: datetime) -> str:
     start = month.replace(day=1, hour=0, minute=0, second=0, microsecond=0, tzinfo=timezone.utc)
     end = (start + timedelta(days=32)).replace(day=1)
     costs = store.cost_by_gpu(start, end)
-    rows = [(cost.gpu_type, f"${cost.usd:.2f}") for cost in costs]
+    rows = [(cost.gpu_type, money(cost.usd)) for cost in costs]
     total, attempts = sum(cost.usd for cost in costs), sum(cost.attempts for cost in costs)
     label = f"cost {start:%Y-%m}"
-    return table([*rows, ("total", f"${total:.2f}")], ("gpu", label)) + f"\n{attempts} attempts ended"
+    return table([*rows, ("total", money(total))], ("gpu", label)) + f"\n{attempts} attempts ended"
 
 
 def _store(ctx: click.Context) -> tuple[Target, RunStore]:
@@ -163,10 +159,11 @@ def list_runs(ctx: click.Context, limit: int) -> None:
 @runs.command()
 @click.argument("run_key")
 @click.option("--attempt", default=1, show_default=True, help="Which attempt of the run.")
+@click.option("--json", "as_json", is_flag=True, help="Every field and prediction as one JSON document.")
 @click.pass_context
-def show(ctx: click.Context, run_key: str, attempt: int) -> None:
-    """Every field of one run, with links and its predictions."""
-    click.echo(runs_show(_store(ctx)[1], run_key, attempt))
+def show(ctx: click.Context, run_key: str, attempt: int, as_json: bool) -> None:
+    """One run in sections: run, hardware, timeline, cost, metrics, predictions, links."""
+    click.echo(runs_show(_store(ctx)[1], run_key, attempt, as_json))
 
 
 @runs.command()

@@ -3,6 +3,8 @@ runs whose log events were lost, against the local cloud's stores."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
@@ -46,7 +48,13 @@ def test_runs_list_show_and_compare_describe_recorded_runs(deliverer: Deliverer,
     assert "failed" in listed[f"{second}#1"] and "30m00s" in listed[f"{second}#1"]
 
     shown = flexrun(local_cloud, "runs", "show", first).output
-    assert "plot_uri: gs://" in shown and "console: https://" in shown and "SPX 2017-11-13" in shown
+    sections = [block.splitlines()[0] for block in shown.split("\n\n")]
+    assert sections == ["run", "hardware and strategy", "timeline", "cost", "metrics (test period)", "predictions",
+                        "artifacts and links"], shown  # fmt: skip
+    assert re.search(r"plot +gs://", shown) and re.search(r"console +https://", shown)
+    assert re.search(r"SPX +2017-11-13", shown)
+    as_json = json.loads(flexrun(local_cloud, "runs", "show", first, "--json").output)
+    assert as_json["run_key"] == first and as_json["predictions"][0]["symbol"] == "SPX"
 
     compared = flexrun(local_cloud, "runs", "compare", first, second)
     assert compared.exit_code == 0, compared.output
