@@ -24,6 +24,7 @@ MODULES = (
     "bench.startup",
     "bench.trainer",
     "bench.gpu",
+    "bench.trainer_seeds",
 )
 
 

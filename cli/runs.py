@@ -26,16 +26,21 @@ from shared.notify.slack_text import duration
 from shared.runs.record import RunRecord
 from shared.stores.base import RunStore
 
-LIST_COLUMNS = ("run", "version", "gpu", "state", "wait", "duration", "cost", "rmse (naive)")
+LIST_COLUMNS = ("run", "version", "gpu", "state", "wait", "duration", "cost", "main metric (naive)")
 ENV_FILE_HELP = "Settings of the local cloud; used when the file exists. '' = use the environment only (production)."
 
 
 def _main_metric(run: RunRecord) -> str:
+    """`0.00708 (0.00721), no edge`: metrics schema 2's main metric is the RMSE of returns, and its
+    edge verdict (significant at 5 %) is said in words; schema 1 showed the RMSE in price units."""
     summary = run.metrics_summary or {}
-    model, naive = (summary.get("model") or {}).get("rmse"), (summary.get("naive_last_value") or {}).get("rmse")
+    metric = summary.get("main_metric") or "rmse"
+    model, naive = (summary.get("model") or {}).get(metric), (summary.get("naive_last_value") or {}).get(metric)
     if model is None:
         return "-"
-    return f"{model:.4g} ({naive:.4g})" if naive is not None else f"{model:.4g}"
+    text = f"{model:.4g} ({naive:.4g})" if naive is not None else f"{model:.4g}"
+    edge = (summary.get("edge") or {}).get("naive_last_value")
+    return text if edge is None else f"{text}, {'edge' if edge else 'no edge'}"
 
 
 def _cost(value: float | None) -> str:

@@ -111,3 +111,17 @@ def test_no_verdict_says_edge_without_significance(seed: int, tmp_path: Path) ->
     for name, edge in evaluation["edge"].items():
         clause = clauses["significant edge" if edge else "no significant edge"]
         assert name.replace("_", " ") in clause
+
+
+def test_an_ensemble_trains_k_seeds_and_reports_their_spread(tmp_path: Path) -> None:
+    import numpy as np
+    import tensorflow as tf
+
+    metrics = _train(tmp_path, "--seed", "7", "--ensemble", "2")
+    ensemble = metrics["training"]["ensemble"]
+    assert ensemble["members"] == 2 and ensemble["seeds"] == [7, 8]
+    assert len(ensemble["member_gain_vs_naive"]) == 2 and ensemble["member_gain_vs_naive_sd"] >= 0
+    # One saved model averages the members: it loads and predicts like any single model.
+    model = tf.keras.models.load_model(tmp_path / "model.keras")
+    assert "ensemble" in model.name
+    assert model.predict(np.zeros((1, 10, 4), np.float32), verbose=0).shape == (1, 1)

@@ -20,6 +20,7 @@ DEFAULT_EPOCHS = 30
 DEFAULT_WINDOW = 20
 DEFAULT_SEED = 42
 MAX_EPOCHS = 1000  # a cap so a typo cannot keep a paid GPU busy for days
+MAX_ENSEMBLE = 10
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class TrainConfig:
     end_date: str | None = None
     mongo_db: str = ""  # empty: the database named in MONGODB_URL, else "flexrun"
     mongo_collection: str = "prices"
+    ensemble: int = 1  # models from seeds seed..seed+K-1, forecasts averaged
     max_data_age_days: int = 7  # calendar days: a long weekend plus a holiday stays fresh
     as_of: str | None = None  # the day staleness is judged on; None: the newest date in the data
 
@@ -97,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mongo-db", default=None, help="database (default: the URL's, else 'flexrun')")
     p.add_argument("--mongo-collection", default="prices")
     p.add_argument(
+        "--ensemble",
+        type=_positive_int,
+        default=1,
+        help=f"train K models (seeds --seed .. --seed+K-1) and average their forecasts (at most {MAX_ENSEMBLE})",
+    )
+    p.add_argument(
         "--max-data-age-days",
         type=_positive_int,
         default=7,
@@ -119,6 +127,8 @@ def parse_config(argv: Sequence[str] | None, env: dict[str, str] | None = None) 
         raise ConfigError("no output directory: pass --output-dir or set AIP_MODEL_DIR")
     if ns.epochs > MAX_EPOCHS:
         raise ConfigError(f"--epochs {ns.epochs} is over the cap of {MAX_EPOCHS}")
+    if ns.ensemble > MAX_ENSEMBLE:
+        raise ConfigError(f"--ensemble {ns.ensemble} is over the cap of {MAX_ENSEMBLE}")
     if not 0 < ns.learning_rate < 1:
         raise ConfigError(f"--learning-rate must be in (0, 1), got {ns.learning_rate}")
     for name in ("val_fraction", "test_fraction"):
@@ -144,6 +154,7 @@ def parse_config(argv: Sequence[str] | None, env: dict[str, str] | None = None) 
         end_date=ns.end_date,
         mongo_db=ns.mongo_db or "",
         mongo_collection=ns.mongo_collection,
+        ensemble=ns.ensemble,
         max_data_age_days=ns.max_data_age_days,
         as_of=_as_of(ns.as_of),
     )

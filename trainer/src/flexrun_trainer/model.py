@@ -79,12 +79,21 @@ def configure(seed: int, cluster: Cluster) -> tuple[Device, Any]:
     return device, strategy
 
 
-def build(window: int, n_features: int, units: int, learning_rate: float, device: Device, strategy: Any) -> Any:
+def build(
+    window: int, n_features: int, units: int, learning_rate: float, device: Device, strategy: Any, name: str = ""
+) -> Any:
     with strategy.scope():  # variables mirrored on every replica
-        return _build(window, n_features, units, learning_rate, device)
+        return _build(window, n_features, units, learning_rate, device, name or "flexrun_gru")
 
 
-def _build(window: int, n_features: int, units: int, learning_rate: float, device: Device) -> Any:
+def reseed(seed: int) -> None:
+    """Python, NumPy and TensorFlow generators: before each ensemble member after the first."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(seed)
+
+
+def _build(window: int, n_features: int, units: int, learning_rate: float, device: Device, name: str) -> Any:
     import tensorflow as tf
 
     keras = tf.keras
@@ -93,7 +102,7 @@ def _build(window: int, n_features: int, units: int, learning_rate: float, devic
     x = keras.layers.Dense(16, activation="relu", name="hidden")(x)
     # The output stays float32 under mixed precision: a float16 loss would lose the small returns.
     outputs = keras.layers.Dense(1, dtype="float32", name="next_return")(x)
-    model = keras.Model(inputs, outputs, name="flexrun_gru")
+    model = keras.Model(inputs, outputs, name=name)
     # XLA: off on CPU (compile time outweighs a model this small, and Keras refuses XLA under op
     # determinism). On GPU, "auto" lets Keras 3 decide per layer — it keeps the cuDNN GRU kernel,
     # which is faster than an XLA-compiled loop. Keras 2 (TF <= 2.15) has no "auto": leave it off.

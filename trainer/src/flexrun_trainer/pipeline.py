@@ -21,6 +21,7 @@ from flexrun_trainer import DIST_NAME, __version__
 from flexrun_trainer.config import TrainConfig
 from flexrun_trainer.data import load_prices, stale_symbols
 from flexrun_trainer.distribute import cluster_from_env
+from flexrun_trainer.ensemble import Member, average, combined_model, spread, train_members
 from flexrun_trainer.errors import DataError
 from flexrun_trainer.logs import get_logger
 from flexrun_trainer.metrics import TrainingFacts, evaluate
@@ -107,26 +108,36 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
         device, strategy = tfmodel.configure(cfg.seed, cluster)
         t = phases.done("import_tensorflow", t, device=device.as_dict())
 
-        net = tfmodel.build(cfg.window, len(FEATURES), cfg.units, cfg.learning_rate, device, strategy)
-        trained = tfmodel.train(
-            net,
-            (scaler.x(split.train.x), scaler.y(split.train.y)),
-            (scaler.x(split.val.x), scaler.y(split.val.y)),
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            patience=cfg.patience,
-            seed=cfg.seed,
-            strategy=strategy,
-            workers=device.workers,
-        )
+        def train_one(index: int, seed: int) -> Member:
+            if index:
+                tfmodel.reseed(seed)
+            name = "flexrun_gru" if cfg.ensemble == 1 else f"flexrun_gru_{index}"
+            net = tfmodel.build(cfg.window, len(FEATURES), cfg.units, cfg.learning_rate, device, strategy, name)
+            trained = tfmodel.train(
+                net,
+                (scaler.x(split.train.x), scaler.y(split.train.y)),
+                (scaler.x(split.val.x), scaler.y(split.val.y)),
+                epochs=cfg.epochs,
+                batch_size=cfg.batch_size,
+                patience=cfg.patience,
+                seed=seed,
+                strategy=strategy,
+                workers=device.workers,
+            )
+            test_r = scaler.y_inverse(tfmodel.predict(net, scaler.x(split.test.x)))
+            next_r = scaler.y_inverse(tfmodel.predict(net, scaler.x(latest.x)))
+            return Member(seed, net, trained, test_r, next_r)
+
+        members = train_members(cfg.ensemble, cfg.seed, train_one)
+        trained = members[0].trained
         t = phases.done(
             "train", t, epochs_run=trained.epochs_run, samples_per_second=round(trained.samples_per_second, 1)
         )
 
-        test_return = scaler.y_inverse(tfmodel.predict(net, scaler.x(split.test.x)))
-        next_return = scaler.y_inverse(tfmodel.predict(net, scaler.x(latest.x)))
+        test_return, next_return = average(members)
         if not (np.isfinite(test_return).all() and np.isfinite(next_return).all()):
             raise DataError("the model produced non-finite forecasts (diverged training): check the data for outliers")
+        net = combined_model(members, strategy)
         evaluation = evaluate(split.test, test_return, split.train)
         t = phases.done("evaluate", t, edge=evaluation["edge"], verdict=evaluation["verdict"])
 
@@ -181,7 +192,8 @@ def run(cfg: TrainConfig, env: Mapping[str, str]) -> dict[str, Any]:
                 "best_val_loss": trained.best_val_loss,
                 "early_stopped": trained.early_stopped,
                 "samples_per_second": round(trained.samples_per_second, 1),
-                "duration_seconds": round(trained.seconds, 3),
+                "duration_seconds": round(sum(m.trained.seconds for m in members), 3),
+                "ensemble": spread(members, split.test, split.train),
                 "device": {**device.as_dict(), "xla": trained.xla},
                 "batch_size_per_replica": cfg.batch_size,
                 "global_batch_size": trained.global_batch_size,
