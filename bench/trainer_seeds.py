@@ -5,7 +5,7 @@ reports, pooled over symbols, the mean and spread of the model's gain over each 
 as in metrics.json) and of its direction accuracy over the majority direction, with how many seeds
 earned a significant "edge". trainer/README.md's results table comes from this run:
 `.venv/bin/python -m bench trainer_seeds` (FLEXRUN_SEEDS=42,1,2 to change the seeds, FLEXRUN_TRAINER_ARGS
-for extra trainer flags, e.g. "--ensemble 3").
+for extra trainer flags: the README's single-model rows used "--ensemble 1", its ensemble rows "--ensemble 3").
 """
 
 from __future__ import annotations

@@ -22,8 +22,9 @@ import pytest
 from flexrun_trainer.data import read_csv_bytes, sample_csv_bytes
 
 REPO = Path(__file__).resolve().parents[2]
-# A quick training configuration: one symbol, two years, tiny model, two epochs.
+# A quick training configuration: one symbol, two years, tiny model, two epochs, one member.
 FAST_ARGS = ["--symbols", "SPX", "--start-date", "2015-11-01", "--epochs", "2", "--window", "10", "--units", "8"]
+FAST_ARGS += ["--ensemble", "1"]
 
 
 @pytest.fixture(scope="session")
