@@ -28,6 +28,7 @@ class FailureClass(StrEnum):
     PACKAGE_INSTALL = "package_install"
     TRAINER_CONFIG = "trainer_config"
     DATA_PROBLEM = "data_problem"
+    MODEL_DIVERGED = "model_diverged"
     TRAINER_ERROR = "trainer_error"
     SUBMIT_REFUSED = "submit_refused"
     UNKNOWN = "unknown"
@@ -75,6 +76,8 @@ _HINTS = {
     "message's args and env.",
     FailureClass.DATA_PROBLEM: "The trainer found a problem in its data (exit 3): read the last error line of its "
     "replica log.",
+    FailureClass.MODEL_DIVERGED: "The model diverged (its scores or forecasts are NaN or infinite): lower the "
+    "learning rate or the epochs, or check the inputs' scale.",
     FailureClass.TRAINER_ERROR: "The trainer exited with an error: read its replica log "
     "(gcloud ai custom-jobs stream-logs).",
     FailureClass.SUBMIT_REFUSED: "Vertex AI refused to create the job: the error says which field; fix the run "

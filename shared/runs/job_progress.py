@@ -118,6 +118,8 @@ def handle_job_wake_up(
         if outputs.predictions:
             store.replace_predictions(record.run_key, record.attempt, outputs.predictions)
         changes = changes.merged(outputs.changes)
+        if outputs.failure is not None:  # the job succeeded; its outputs say the run did not
+            state = RunState.FAILED
     moved = store.advance(record.run_key, record.attempt, state, changes)
     if not moved and _lacks_its_error(record, changes):
         # Terminal already (an earlier read came before the late error): the record still gains its

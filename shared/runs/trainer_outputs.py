@@ -3,18 +3,27 @@
 Read only once `_SUCCESS` is there (the trainer writes it last). `metrics.json` is schema version 2
 (1 is still read: its price-unit errors and `model_beats_naive` flags), `predictions.json` version 1
 (trainer/README.md); a reader ignores fields it doesn't know.
+
+Validated here, where they are read: a non-finite number (`NaN`, `Infinity`, which Python's json reads
+but no store can keep as JSON) makes the run a failure with a diagnosis, never a store write error. The
+baselines are computed from the data alone, so a non-finite baseline score or close means the data is
+bad (`data_problem`); non-finite model scores or forecasts with finite baselines mean the model
+diverged (`model_diverged`).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from shared.errors import TransientError
-from shared.runs.record import Prediction, RunChanges
+from shared.runs.failures import FailureClass
+from shared.runs.record import Prediction, RunChanges, RunError
 
 ARTIFACTS = {"plot_uri": "forecast.png", "predictions_uri": "predictions.json", "model_uri": "model.keras"}
 BASELINES = ("naive_last_value", "drift", "moving_average", "majority_direction")
@@ -23,10 +32,51 @@ MEASURES = ("rmse_return", "mae_return", "mase", "rmse", "mae", "mape", "directi
 TEST_FIELDS = ("gain", "ci95", "p_value", "edge")
 
 
+_DATA_ONLY = frozenset({*BASELINES, "baselines", "last_close"})  # computed from the data, not the model
+
+
 @dataclass(frozen=True)
 class TrainerOutputs:
     changes: RunChanges  # what goes into the run record
     predictions: list[Prediction] = field(default_factory=list)  # one row per (symbol, target date)
+    failure: FailureClass | None = None  # set when the outputs say the run failed although the job succeeded
+
+
+def non_finite(value: Any, path: str = "") -> list[str]:
+    """The paths (`evaluation.overall.model.rmse`, `predictions[0].predicted_close`) of NaN or ±inf numbers."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [path]
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in non_finite(item, f"{path}.{key}".lstrip("."))]
+    if isinstance(value, list):
+        return [found for i, item in enumerate(value) for found in non_finite(item, f"{path}[{i}]")]
+    return []
+
+
+def _not_finite(outputs: dict[str, list[str]], artifacts: RunChanges) -> TrainerOutputs:
+    """A failed run that says which numbers are not finite and what that means."""
+    paths = [f"{name}: {path}" for name, found in outputs.items() for path in found]
+    data_only = any(set(re.split(r"[.\[]", path)) & _DATA_ONLY for found in outputs.values() for path in found)
+    shown = "; ".join(paths[:3]) + (f" (and {len(paths) - 3} more)" if len(paths) > 3 else "")
+    if data_only:
+        failure = FailureClass.DATA_PROBLEM
+        why = "the baselines, computed from the data alone, are not finite: the input series has NaN or inf values"
+        hint = "Clean the data source (missing or non-numeric prices), then run again."
+    else:
+        failure = FailureClass.MODEL_DIVERGED
+        why = "the model diverged: its scores or forecasts are not finite while the baselines are"
+        hint = failure.hint
+    message = f"non-finite numbers in the trainer's outputs ({shown}): {why}"
+    changes = artifacts.merged(
+        RunChanges(
+            outputs_complete=False,
+            outputs_error=message[:1000],
+            error=RunError(message=message[:1000]),
+            failure_class=failure.value,
+            hint=hint,
+        )
+    )
+    return TrainerOutputs(changes, failure=failure)
 
 
 def read_trainer_outputs(storage: Any, output_uri: str) -> TrainerOutputs:
@@ -54,16 +104,17 @@ def read_trainer_outputs(storage: Any, output_uri: str) -> TrainerOutputs:
     if not isinstance(metrics, dict):
         return TrainerOutputs(RunChanges(outputs_complete=False, outputs_error="metrics.json is not a JSON object"))
     base = f"gs://{bucket_name}/{model_dir}"
-    artifacts = {name: base + name for name in ("metrics.json", "predictions.json", "forecast.png", "model.keras")}
-    summary = metrics_summary(metrics)
-    changes = RunChanges(
-        outputs_complete=True,
-        metrics=metrics,
-        artifacts=artifacts,
+    links = RunChanges(
+        artifacts={name: base + name for name in ("metrics.json", "predictions.json", "forecast.png", "model.keras")},
         plot_uri=base + ARTIFACTS["plot_uri"],
         predictions_uri=base + ARTIFACTS["predictions_uri"],
         model_uri=base + ARTIFACTS["model_uri"],
     )
+    found = {"metrics.json": non_finite(metrics), "predictions.json": non_finite(document)}
+    if any(found.values()):
+        return _not_finite({name: paths for name, paths in found.items() if paths}, links)
+    summary = metrics_summary(metrics)
+    changes = links.merged(RunChanges(outputs_complete=True, metrics=metrics))
     if summary is not None:
         changes = changes.merged(RunChanges(metrics_summary=summary))
     try:

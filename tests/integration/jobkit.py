@@ -149,9 +149,8 @@ def new_run(store: RunStore, *, gpu_type: str = "NVIDIA_L4", **fields: Any) -> t
         gpu_type=gpu_type,
         machine_type="g2-standard-4" if gpu_type == "NVIDIA_L4" else "n1-standard-8",
         region=topology.REGION,
-        output_uri=OUTPUT_URI,
         correlation_id=f"corr-{job_id}",
-        **fields,
+        **{"output_uri": OUTPUT_URI, **fields},
     )
     store.claim(claim)
     store.update(run_key, 1, RunChanges(job_name=f"{PARENT}/customJobs/{job_id}", job_id=job_id))
@@ -169,11 +168,11 @@ def known_fields_only(record: RunRecord) -> bool:
     return not record.model_extra
 
 
-def write_trainer_outputs(storage: Any) -> None:
+def write_trainer_outputs(storage: Any, prefix: str = OUTPUT_PREFIX, *, model_rmse: float = 22.25) -> None:
     """A finished trainer's model directory (shapes from trainer/README.md), `_SUCCESS` last."""
     bucket = storage.bucket(topology.STAGING_BUCKET)
     block = {
-        "model": {"rmse": 22.25, "mae": 11.72, "mape": 0.485, "directional_accuracy": 0.56},
+        "model": {"rmse": model_rmse, "mae": 11.72, "mape": 0.485, "directional_accuracy": 0.56},
         "naive_last_value": {"rmse": 22.77, "mae": 11.95, "mape": 0.49, "directional_accuracy": 0.475},
         "moving_average": {"rmse": 31.97, "mae": 18.51, "mape": 0.745, "directional_accuracy": 0.502},
         "samples": 882,
@@ -200,7 +199,7 @@ def write_trainer_outputs(storage: Any) -> None:
             for symbol, close in (("IXIC", 6750.94), ("MSFT", 83.87), ("SPX", 2582.3))
         ],
     }  # fmt: skip
-    model_dir = OUTPUT_PREFIX + "model/"
+    model_dir = prefix + "model/"
     bucket.blob(model_dir + "metrics.json").upload_from_string(json.dumps(metrics))
     bucket.blob(model_dir + "predictions.json").upload_from_string(json.dumps(predictions))
     bucket.blob(model_dir + "forecast.png").upload_from_string(b"\x89PNG\r\n")

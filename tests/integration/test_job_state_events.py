@@ -282,3 +282,22 @@ def test_the_announcement_shows_the_predictions_and_links_the_runs_own_page(both
     bucket, _, name = record.report_uri.removeprefix("gs://").partition("/")
     page = local_cloud.storage_client().bucket(bucket).blob(name).download_as_text()
     assert "<h2>Predictions</h2>" in page and 'src="model/forecast.png"' in page
+
+
+def test_a_run_whose_trainer_wrote_nan_fails_with_a_diagnosis_in_both_stores_and_is_announced_once(
+    both: Deliverer, local_cloud: LocalCloud
+):
+    prefix = "runs/job-state-tests-nan/attempt-1/"
+    jobkit.write_trainer_outputs(local_cloud.storage_client(), prefix, model_rmse=float("nan"))
+    run_key, job_id = jobkit.new_run(both.store, output_uri=jobkit.OUTPUT_URI.replace(jobkit.OUTPUT_PREFIX, prefix))
+    snapshots = jobkit.job_snapshots(job_id, run_key)
+    for name in jobkit.EVENTS:  # the job itself succeeded
+        both.event(job_id, snapshots[name], TEXT[name])
+    both.event(job_id, snapshots["succeeded"], TEXT["succeeded"])  # a redelivery changes nothing
+    record = both.store.get(run_key)
+    assert (record.state, record.failure_class, record.notified_state) == ("failed", "model_diverged", "failed")
+    assert "evaluation.overall.model.rmse" in record.error.message and record.metrics is None
+    assert store_for(local_cloud, "supabase").get(run_key) == record  # the mirror took every write
+    assert both.store.predictions(run_key) == []
+    (message,) = slack_messages(local_cloud, run_key)
+    assert "diverged" in message["text"] and "model_diverged" in json.dumps(message["blocks"])
