@@ -258,6 +258,14 @@ def handle_run_request(
         return handle_continuation(message, settings=settings, jobs_for_region=jobs_for_region, store=store)
     request = parse_run_request(message)
     run_key = request.run_key or default_run_key(message)
+    # Redeliveries are most messages (at-least-once Pub/Sub, Eventarc retries): one read answers them
+    # before the manifest lookup, the quota gate and the plan, which a submitted run no longer needs.
+    # submit_attempt reads again after planning, so a run without a job yet takes the full path.
+    known = store.get(run_key, 1)
+    if known and known.job_name:
+        logs.bind(run_key=run_key)
+        logs.info("run already submitted; duplicate message acknowledged", job_name=known.job_name)
+        return SubmitOutcome("duplicate", run_key, known.job_name, 1)
     package = resolve_package(request, manifest)
     chain = resolve_steps(request, settings)
     steps, skipped = quota_plan.runnable_steps(chain, quota_snapshot, settings, request.replicas)
