@@ -96,3 +96,17 @@ def test_the_reconciler_finishes_a_run_whose_log_events_were_lost(deliverer: Del
     assert deliverer.store.get(run_key).state == "succeeded"
     assert f"{run_key}#1" not in reconcile().advanced, "a finished run is not open any more"
     assert len(slack_messages(local_cloud, run_key)) == 1
+
+
+def test_report_writes_one_page_with_every_section_from_the_recorded_runs(
+    deliverer: Deliverer, local_cloud: LocalCloud, tmp_path
+):
+    deliverer.run_through(list(jobkit.EVENTS))
+    out = tmp_path / "report.html"
+    shown = flexrun(local_cloud, "report", "--out", str(out))
+    assert shown.exit_code == 0, shown.output
+    page = out.read_text()
+    for anchor in ("runs-over-time", "wait-and-run", "cost", "metrics", "predictions", "forecasts"):
+        section = re.search(rf'<section id="{anchor}">(.*?)</section>', page, re.S)
+        assert section and 'class="empty"' not in section.group(1), anchor
+    assert 'src="data:image/png;base64,' in page  # the trainer's plot, read from storage
