@@ -145,7 +145,7 @@ JOB_STATE = FunctionSpec(
 )
 RECONCILE_RUNS = FunctionSpec(
     name="reconcile-runs",
-    source="functions/job_state.py",
+    source="functions/reconcile_runs.py",
     target="on_reconcile_requested",
     trigger=Trigger.TOPIC,
     topic=topology.RECONCILE_REQUESTS_TOPIC,
@@ -189,6 +189,7 @@ LEFT_AT_DEFAULT = frozenset(
         "flexrun_fallback_on",
         "flexrun_fallback_max_attempts",
         "flexrun_run_requests_topic",
+        "flexrun_reconcile_after",
         "flexrun_trainer_secrets",
         "flexrun_quota_snapshot_object",
         "flexrun_quota_snapshot_max_age",

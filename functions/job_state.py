@@ -26,21 +26,3 @@ def on_job_state_changed(event: CloudEvent) -> None:
         notifier=Lazy(lambda: wiring.notifier(settings)),
         publisher=Lazy(lambda: wiring.run_requests_publisher(settings)),
     )
-
-
-@functions_framework.cloud_event
-def on_reconcile_requested(event: CloudEvent) -> None:
-    """Cloud Scheduler → Pub/Sub tick: repair runs whose log events were lost (shared/runs/reconcile.py),
-    then refresh the quota snapshot submit-run plans with (shared/quotas/refresh.py; never raises)."""
-    from shared.runs.reconcile import reconcile_open_runs
-
-    settings = get_settings()
-    reconcile_open_runs(
-        settings=settings,
-        store=wiring.run_store(settings),
-        jobs_for_region=wiring.jobs_for_region(settings),
-        storage=wiring.storage(settings),
-        notifier=wiring.notifier(settings),
-        publisher=wiring.run_requests_publisher(settings),
-    )
-    wiring.refresh_quota_snapshot(settings)

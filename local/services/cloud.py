@@ -25,6 +25,7 @@ from local.services.supervisor import Supervisor
 from local.standins import slack
 from local.standins.eventarc import Route, Routes, start_eventarc
 from local.standins.postgrest import start_postgrest
+from local.standins.scheduler import Jobs, ScheduledJob, start_scheduler
 from shared.config import logs
 
 if TYPE_CHECKING:
@@ -33,11 +34,13 @@ if TYPE_CHECKING:
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICES = (
     "pubsub", "gcs", "mongo", "postgres", "postgrest", "slack", "vertex", "projectapis", "functions", "eventarc",
+    "scheduler",
 )  # fmt: skip
 NEEDS = {
     "gcs": {"pubsub"},
     "vertex": {"pubsub", "gcs"},
     "eventarc": {"pubsub", "functions"},
+    "scheduler": {"pubsub"},
     "postgrest": {"postgres"},
 }
 STATE_FILE = "cloud.json"
@@ -59,12 +62,16 @@ class Timings:
 
     Each keeps production's order of events; only the length changes. `vertex_end_delay`: a job's last
     `service` log line → its terminal state and error (Vertex: "about one minute"); the Eventarc backoff
-    between redeliveries (production: 10 s → 600 s).
+    between redeliveries (production: 10 s → 600 s); the reconciler's Cloud Scheduler period
+    (production: every 10 minutes) and how long a run must be open before it reads its job
+    (FLEXRUN_RECONCILE_AFTER, production: 15 minutes).
     """
 
     vertex_end_delay: float = 3.0
     eventarc_min_backoff: float = 0.5
     eventarc_max_backoff: float = 10.0
+    reconcile_every: float = 3.0
+    reconcile_after: int = 5  # whole seconds (the duration grammar); past a live event's own retries
 
 
 class LocalCloud:
@@ -209,6 +216,9 @@ class LocalCloud:
                 spec.name: {**deploy_spec.local_env(spec, secrets, self.env), **self.function_env}
                 for spec in deploy_spec.FUNCTIONS
             }
+            # The reconciler's threshold is left at its default in production; locally it matches the ticks.
+            for spec in _ticked():
+                self.function_envs[spec.name].setdefault("FLEXRUN_RECONCILE_AFTER", str(self.timings.reconcile_after))
             self.function_urls = self._parallel(
                 {
                     spec.name: partial(
@@ -236,6 +246,14 @@ class LocalCloud:
                 max_backoff=self.timings.eventarc_max_backoff,
             )
             self._run(start_eventarc(sd, sys.executable, REPO_ROOT, routes))
+        if "scheduler" in selected:
+            jobs = tuple(
+                ScheduledJob(spec.schedule.job, spec.topic, self.timings.reconcile_every, spec.schedule.message_body,
+                             dict(spec.schedule.attributes))
+                for spec in _ticked() if spec.schedule is not None
+            )  # fmt: skip
+            self._run(start_scheduler(sd, sys.executable, REPO_ROOT, Jobs(self.env["PUBSUB_EMULATOR_HOST"],
+                                                                         topology.PROJECT_ID, jobs)))  # fmt: skip
 
     def _parallel(self, tasks: Mapping[str, Callable[[], tuple[ManagedProcess, str]]]) -> dict[str, str]:
         """Run start functions concurrently; keep every process that started, then raise a failure."""
@@ -373,6 +391,11 @@ def _write_atomically(path: Path, text: str) -> None:
     partial_path = path.with_name(f".{path.name}.partial")
     partial_path.write_text(text)
     partial_path.replace(path)
+
+
+def _ticked() -> list[deploy_spec.FunctionSpec]:
+    """The functions the local Cloud Scheduler ticks: the reconciler (the nightly run is published by hand)."""
+    return [spec for spec in deploy_spec.FUNCTIONS if spec.topic == topology.RECONCILE_REQUESTS_TOPIC]
 
 
 def _lost_a_port_race(error: ProcessStartError) -> bool:

@@ -110,6 +110,9 @@ class Settings(BaseSettings):
         description="Cloud Quotas, Service Usage, IAM, Secret Manager and Scheduler metadata endpoint; "
         "http:// selects the local stand-in; unset = Google's endpoints.",
     )
+    flexrun_reconcile_after: Seconds = Field(
+        900, ge=0, description="The reconciler reads runs open (or fallbacks unanswered) at least this long."
+    )
     flexrun_run_requests_topic: str = Field(
         "run-requests",
         description="Topic submit-run's trigger reads; job-state publishes a fallback's next attempt here.",

@@ -1,8 +1,15 @@
-"""Missed events repaired: runs still open after N minutes are read from Vertex AI and brought up to date.
+"""The reconciler: what no event will ever tell us, found on a schedule and brought up to date.
 
-A lost or filtered log entry must not leave a run "running" forever. The reconciler treats each open
-run as if its job had just logged something: `handle_job_wake_up` reads the job and advances the
-record (and announces a terminal state once), so running it twice, or beside live events, is safe.
+Deployed as its own function (functions/reconcile_runs.py) on the reconcile-requests topic, ticked by
+Cloud Scheduler. Two kinds of silence end runs only here:
+- A job that ends without a `service` log line: Google shows none for a job cancelled while pending,
+  a FLEX_START max-wait expiry or a job held in JOB_STATE_QUEUED for quota (google-facts.md), and a
+  sink can drop lines. Each open run is treated as if its job had just logged something: the job is
+  read and the record advanced (shared/runs/job_progress.py), announced once.
+- A capacity fallback whose continuation message was lost: the finished attempt names its
+  `next_attempt`, which has no record. The continuation is published again; submit-run's claim
+  dedupes it if the first one was only late.
+Running it twice, or beside live events, is safe: every step is idempotent.
 """
 
 from __future__ import annotations
@@ -14,17 +21,51 @@ from typing import Any
 from shared.cloud.publisher import Publisher
 from shared.config import logs
 from shared.config.settings import Settings
+from shared.events.cloudevents import CloudEventLike, parse_pubsub_message
+from shared.events.handling import run_handler
 from shared.events.job_logs import JobWakeUp
 from shared.notify.slack import Notifier
+from shared.runs.continuation import continue_elsewhere
 from shared.runs.job_progress import handle_job_wake_up
 from shared.stores.base import RunStore
+
+# How far back a lost continuation is looked for: longer than Pub/Sub keeps an undelivered message.
+FALLBACK_LOOKBACK = timedelta(days=2)
 
 
 @dataclass
 class ReconcileReport:
     checked: int = 0
     advanced: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)  # fallbacks whose next attempt was published again
     failed: dict[str, str] = field(default_factory=dict)
+
+
+def handle_reconcile_request(
+    event: CloudEventLike,
+    *,
+    settings: Settings,
+    store: RunStore,
+    jobs_for_region: Any,
+    storage: Any,
+    notifier: Notifier,
+    publisher: Publisher,
+) -> ReconcileReport | None:
+    """The reconciler function without its wiring: a Cloud Scheduler tick (its body says nothing we need)."""
+
+    def core() -> ReconcileReport:
+        parse_pubsub_message(event)  # a malformed delivery is refused like any other
+        return reconcile_open_runs(
+            settings=settings,
+            store=store,
+            jobs_for_region=jobs_for_region,
+            storage=storage,
+            notifier=notifier,
+            publisher=publisher,
+            older_than=timedelta(seconds=settings.flexrun_reconcile_after),
+        )
+
+    return run_handler("reconcile-runs", event, core, max_event_age_seconds=settings.flexrun_max_event_age)
 
 
 def reconcile_open_runs(
@@ -38,9 +79,11 @@ def reconcile_open_runs(
     older_than: timedelta = timedelta(minutes=15),
     now: datetime | None = None,
 ) -> ReconcileReport:
-    """Read the job of every run requested before `now - older_than` and not terminal yet."""
+    """Read the job of every run requested before `now - older_than` and not terminal yet; then resume
+    the fallbacks, finished before the same cutoff, whose next attempt never arrived."""
     report = ReconcileReport()
-    cutoff = (now or datetime.now(timezone.utc)) - older_than
+    moment = now or datetime.now(timezone.utc)
+    cutoff = moment - older_than
     for run in store.open_runs(requested_before=cutoff):
         if not run.job_id:
             continue  # no job yet: the submit function's redelivery owns this run
@@ -63,7 +106,33 @@ def reconcile_open_runs(
             continue
         if outcome.action == "advanced":
             report.advanced.append(label)
+    _resume_fallbacks(report, settings=settings, store=store, publisher=publisher, cutoff=cutoff, now=moment)
     logs.notice(
-        "open runs reconciled", checked=report.checked, advanced=len(report.advanced), failed=len(report.failed)
+        "open runs reconciled",
+        checked=report.checked,
+        advanced=len(report.advanced),
+        resumed=len(report.resumed),
+        failed=len(report.failed),
     )
     return report
+
+
+def _resume_fallbacks(
+    report: ReconcileReport, *, settings: Settings, store: RunStore, publisher: Publisher, cutoff: datetime,
+    now: datetime,
+) -> None:  # fmt: skip
+    for finished in store.fallbacks_since(now - FALLBACK_LOOKBACK):
+        if finished.fallback_error or finished.next_attempt is None:
+            continue  # submit-run refused the next attempt for good: nothing to resume
+        if finished.updated_at is not None and finished.updated_at > cutoff:
+            continue  # its continuation may still be on its way
+        next_attempt = finished.next_attempt
+        label = f"{finished.run_key}#{next_attempt}"
+        try:
+            if store.get(finished.run_key, next_attempt) is not None:
+                continue
+            if continue_elsewhere(finished, settings=settings, store=store, publisher=publisher):
+                report.resumed.append(label)
+                logs.warning("lost continuation published again", run_key=finished.run_key, attempt=next_attempt)
+        except Exception as exc:  # noqa: BLE001 — as above: the next tick retries it
+            report.failed[label] = f"{exc.__class__.__name__}: {exc}"[:300]

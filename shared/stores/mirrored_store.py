@@ -78,6 +78,9 @@ class MirroredRunStore:
     def cost_by_gpu(self, start: datetime, end: datetime) -> list[GpuCost]:
         return self.primary.cost_by_gpu(start, end)
 
+    def fallbacks_since(self, since: datetime) -> list[RunRecord]:
+        return self.primary.fallbacks_since(since)
+
     def predictions(self, run_key: str) -> list[Prediction]:
         return self.primary.predictions(run_key)
 

@@ -160,6 +160,10 @@ class MongoRunStore:
         groups = self._call(lambda: list(self._runs.aggregate(pipeline)))
         return [GpuCost(gpu_type=str(g["_id"]), attempts=g["attempts"], usd=g["usd"] or 0.0) for g in groups]
 
+    def fallbacks_since(self, since: datetime) -> list[RunRecord]:
+        """Finished attempts that called for a next attempt (`next_attempt`), updated since `since`."""
+        return self._find({"state_rank": TERMINAL_RANK, "next_attempt": {"$gt": 1}, "updated_at": {"$gte": since}})
+
     def claim_notification(self, run_key: str, attempt: int, state: RunState, lease_seconds: int = 120) -> bool:
         """Take the right to announce `state`; False if it was announced or another sender holds the lease.
 

@@ -143,6 +143,13 @@ class SupabaseRunStore:
         params = {"period_start": start.isoformat(), "period_end": end.isoformat()}
         return [GpuCost.model_validate(found) for found in self._execute(self._client.rpc("run_costs", params))]
 
+    def fallbacks_since(self, since: datetime) -> list[RunRecord]:
+        """Finished attempts that called for a next attempt (`next_attempt`), updated since `since`."""
+        request = (
+            self._select().eq("state_rank", TERMINAL_RANK).gt("next_attempt", 1).gte("updated_at", since.isoformat())
+        )
+        return self._records(request)
+
     def claim_notification(self, run_key: str, attempt: int, state: RunState, lease_seconds: int = 120) -> bool:
         moment = time.time()
         changed = self._patch(

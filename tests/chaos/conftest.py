@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from local.demo import chain
-from local.services.cloud import REPO_ROOT, LocalCloud
+from local.services.cloud import REPO_ROOT, LocalCloud, Timings
 from local.standins.faultproxy import FaultProxy
 from local.standins.postgrest import start_postgrest
 from tests.chaos import kit
@@ -38,7 +38,11 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
         # The trainer's secrets travel as Secret Manager names, never as values (README "Secrets").
         "FLEXRUN_TRAINER_SECRETS": "MONGODB_URL=chaos-mongodb-url,API_TOKEN=chaos-api-token:3",
     }
-    cloud = LocalCloud(tmp_path_factory.mktemp("chaos-cloud"), function_env=function_env)
+    # The reconciler ticks but reads no run younger than an hour: these tests lose events on purpose and
+    # then deliver them by hand (test_ordering); tests/integration/test_reconciler.py covers the tick.
+    cloud = LocalCloud(
+        tmp_path_factory.mktemp("chaos-cloud"), function_env=function_env, timings=Timings(reconcile_after=3600)
+    )
     cloud.start()
     secret_postgrest = None
     try:

@@ -44,7 +44,7 @@ def lost_events(chaos: Chaos, deployed: dict) -> Iterator[dict[str, list[CloudEv
             for run_key in RUNS:
                 chain.publish_run(chaos.cloud, kit.run_request(run_key))
             for run_key in RUNS:
-                poll(_succeeded(chaos, run_key), timeout=90, what=f"the job of {run_key} to succeed", interval=0.25)
+                poll(_succeeded(chaos, run_key), timeout=240, what=f"the job of {run_key} to succeed", interval=0.25)
             captured = tap.events("job-state") + tap.events("job-state")  # the last entries may lag a pull
         by_job: dict[str, list[CloudEvent]] = {}
         for event in captured:

@@ -72,7 +72,7 @@ class JobRunner:
                 return self._ctx.store.get(self.job_id) or {}
             self._stop.set()
             if self._process is None:
-                return self._finish("JOB_STATE_CANCELLED", "INFO", silent=False)
+                return self._finish("JOB_STATE_CANCELLED", "INFO", silent=True)  # no line: google-facts.md
             job = self._set_state("JOB_STATE_CANCELLING", "INFO")
         self._kill()
         return job
@@ -155,7 +155,7 @@ class JobRunner:
                     with self._lock:
                         if not self._stop.is_set():
                             error = {"code": 8, "message": messages.flex_start_expired(region, accelerator, waited)}
-                            self._finish("JOB_STATE_FAILED", "ERROR", silent=False, error=error)
+                            self._finish("JOB_STATE_FAILED", "ERROR", silent=True, error=error)  # no line either
                 return False
         self._holding = accelerator
         log("INFO", "capacity claimed", job_id=self.job_id, accelerator=accelerator)
