@@ -138,11 +138,10 @@ def run(ctx: click.Context, gpu: str | None, count: int | None, machine_type: st
 
 def summary_paragraph(record: dict[str, Any]) -> str:
     """How the run went, in one paragraph a person reads at the end of `run --wait`."""
-    from shared.notify.figures import edge_words, money
+    from shared.notify.figures import cost_or_unknown, edge_words
     from shared.notify.slack_text import duration
 
-    usd = record.get("estimated_cost_usd")
-    cost = money(usd) if usd is not None else "unknown (no verified price for this GPU and strategy)"
+    cost = cost_or_unknown(record.get("estimated_cost_usd"))
     text = (
         f"Run {record.get('run_key')} {record.get('state')} on attempt {record.get('attempt', 1)}: "
         f"{record.get('gpu_count', 1)}x {record.get('gpu_type')} in {record.get('region')} "

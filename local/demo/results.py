@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from shared.notify.figures import change, edge_words, money, percent, price
+from shared.notify.figures import change, cost_or_unknown, edge_words, percent, price
 from shared.notify.slack_text import duration
 
 FORECASTS = ("model", "naive_last_value", "drift", "moving_average", "majority_direction")
@@ -38,7 +38,7 @@ def run_summary(record: dict[str, Any]) -> str:
         ("hardware", f"{record.get('gpu_count', 1)}x {record.get('gpu_type')} on {record.get('machine_type')} in "
                      f"{record.get('region')} ({record.get('strategy') or '-'})"),
         ("waited / ran", f"{duration(record.get('wait_seconds'))} / {duration(record.get('run_seconds'))}"),
-        ("estimated GPU cost", money(record.get("estimated_cost_usd"))),
+        ("estimated GPU cost", cost_or_unknown(record.get("estimated_cost_usd"))),
         ("outputs", str(record.get("output_uri", "-"))),
     ]  # fmt: skip
     return "\n".join(f"  {label + ':':<20} {value}" for label, value in rows)

@@ -23,6 +23,14 @@ def money(usd: float | None) -> str:
     return f"${usd:.{decimals}f}"
 
 
+UNPRICED = "unknown (no verified price for this GPU and strategy)"
+
+
+def cost_or_unknown(usd: float | None) -> str:
+    """A recorded cost, or why there is none (shared/runs/cost.py leaves it unset without a verified price)."""
+    return UNPRICED if usd is None else money(usd)
+
+
 def change(prediction: dict[str, Any]) -> float | None:
     """The predicted change from the last close, as a fraction (from the prices when the return is absent)."""
     last, predicted = prediction.get("last_close"), prediction.get("predicted_close")

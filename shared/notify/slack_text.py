@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from shared.jobs import images
-from shared.notify.figures import change, edge_words, money, percent, plain, price, top_predictions
+from shared.notify.figures import UNPRICED, change, edge_words, money, percent, plain, price, top_predictions
 from shared.notify.slack import SlackMessage, fields, section
 from shared.runs.record import Prediction, RunRecord
 
@@ -140,6 +140,8 @@ def run_finished(
     cost, total = record.estimated_cost_usd, record.total_cost_usd
     if cost is not None:
         pairs.append(("Estimated GPU cost", money(cost) + (f" (run total {money(total)})" if total else "")))
+    elif record.job_name:  # a job ran but the catalog has no verified price for its strategy
+        pairs.append(("Estimated GPU cost", UNPRICED))
     summary = model_summary(record.metrics_summary)
     if summary:
         pairs.append(("Model vs naive", summary))

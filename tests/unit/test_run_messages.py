@@ -113,3 +113,8 @@ def test_a_cost_below_a_dollar_keeps_its_significant_digits():
         run_finished(a_record(**{**FIELDS, "estimated_cost_usd": 0.0052, "total_cost_usd": 0.0104})).blocks
     )
     assert "$0.0052 (run total $0.010)" in blocks
+
+
+def test_a_job_without_a_verified_price_says_its_cost_is_unknown():
+    blocks = json.dumps(run_finished(a_record(**{**FIELDS, "estimated_cost_usd": None, "total_cost_usd": None})).blocks)
+    assert "unknown (no verified price for this GPU and strategy)" in blocks
