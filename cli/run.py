@@ -87,9 +87,22 @@ def follow(target: Target, run_key: str, timeout: float) -> RunRecord:
     try:
         return poll(finished, timeout=timeout, what=f"run {run_key}", interval=1.0)
     except PollTimeout:
+        last = store.get(run_key, attempt)
         raise click.ClickException(
-            f"run {run_key} did not finish within {timeout:.0f} s (it goes on in the cloud)"
+            _not_finished(last.state.value if last else None, run_key, attempt, timeout)
         ) from None
+
+
+def _not_finished(state: str | None, run_key: str, attempt: int, timeout: float) -> str:
+    """What really happens next, in words: only a run with a live attempt goes on in the cloud (None: no record)."""
+    if state is None:
+        return (
+            f"run {run_key} has no record after {timeout:.0f} s: submit-run refused the message or has not "
+            "received it yet (see its log); nothing runs for it until it does"
+        )
+    if RunState(state).is_terminal():
+        return f"run {run_key} ended {state} (attempt {attempt}); its Slack message is not out yet"
+    return f"run {run_key} did not finish within {timeout:.0f} s: attempt {attempt} is {state} and goes on in the cloud"
 
 
 @click.command()
