@@ -103,6 +103,15 @@ def _measure(cloud) -> list[Measurement]:  # noqa: ANN001 — a LocalCloud
             baseline=raw_rate,
             unit="/s",
             goal=">= 1.0",
-            note=f"{MESSAGES} messages, {THREADS} threads, {created} jobs; issue goal >= 200 messages/s absolute",
-        )
+            note=f"{MESSAGES} messages, {THREADS} threads, {created} jobs",
+        ),
+        Measurement(
+            name="submit handler throughput vs the 200/s goal",
+            value=handler_rate,
+            baseline_name="200 messages/s goal",
+            baseline=200.0,
+            unit="/s",
+            goal=">= 1.0",
+            note="absolute: depends on the machine's load; the row above is the same-run ratio",
+        ),
     ]
