@@ -60,7 +60,7 @@ def test_a_malformed_secret_fails_the_function_by_name_and_the_run_goes_on_once_
         assert _rejections(chaos, run_key) == []  # refused as a bad message: never
     finally:
         _with_settings(chaos, function, fixed)
-    record = chain.wait_for_run(chaos.cloud, run_key, timeout=300)
+    record = chain.wait_for_run(chaos.cloud, run_key, timeout=300).model_dump()
     assert record["state"] == "succeeded" and kit.slack_for(chaos.cloud, run_key)
     logged = chaos.cloud.log_path(function).read_text()
     assert MALFORMED[secret] not in logged and MALFORMED[secret].split("/")[-1] not in logged
@@ -80,5 +80,5 @@ def test_a_bad_default_never_drops_a_message_that_relies_on_it(chaos: Chaos, dep
         assert _rejections(chaos, run_key) == [] and kit.records_for(chaos.cloud, run_key) == []
     finally:
         _with_settings(chaos, "submit-run", fixed)
-    record = chain.wait_for_run(chaos.cloud, run_key, timeout=300)
+    record = chain.wait_for_run(chaos.cloud, run_key, timeout=300).model_dump()
     assert record["state"] == "succeeded" and record["gpu_type"] == "NVIDIA_L4"
