@@ -46,6 +46,9 @@ NEEDS = {
 STATE_FILE = "cloud.json"
 # The variables that are Secret Manager secrets in production; locally the stand-ins' endpoints.
 _LOCAL_SECRETS = sorted({secret.env for spec in deploy_spec.FUNCTIONS for secret in spec.secrets})
+# The one setting the local cloud adds beyond a function's deploy spec: the reconciler's threshold, shortened
+# to match the local scheduler's ticks (production leaves it at its default).
+RECONCILE_AFTER = "FLEXRUN_RECONCILE_AFTER"
 
 
 def default_services() -> tuple[str, ...]:
@@ -218,7 +221,7 @@ class LocalCloud:
             }
             # The reconciler's threshold is left at its default in production; locally it matches the ticks.
             for spec in _ticked():
-                self.function_envs[spec.name].setdefault("FLEXRUN_RECONCILE_AFTER", str(self.timings.reconcile_after))
+                self.function_envs[spec.name].setdefault(RECONCILE_AFTER, str(self.timings.reconcile_after))
             self.function_urls = self._parallel(
                 {
                     spec.name: partial(

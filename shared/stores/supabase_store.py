@@ -15,7 +15,8 @@ import time
 from datetime import datetime
 from typing import Any
 
-from shared.errors import TransientError
+from shared.config import logs
+from shared.errors import InvalidRecord, TransientError
 from shared.runs.record import GpuCost, Prediction, RunChanges, RunRecord, now
 from shared.runs.states import TERMINAL_RANK, RunState
 from shared.stores.base import validated
@@ -121,6 +122,17 @@ class SupabaseRunStore:
     def _records(self, request: Any) -> list[RunRecord]:
         return [_from_row(found) for found in self._execute(request)]
 
+    def _listed(self, request: Any) -> list[RunRecord]:
+        """Rows of a listing: one row another writer left incomplete is logged and skipped, so it cannot
+        stop the reconciler or a report from seeing every other run (reading it by key still raises)."""
+        listed = []
+        for found in self._execute(request):
+            try:
+                listed.append(_from_row(found))
+            except InvalidRecord as exc:
+                logs.error("skipped an invalid run record", store="supabase", error=str(exc))
+        return listed
+
     def get(self, run_key: str, attempt: int = 1) -> RunRecord | None:
         found = self._records(self._select().eq("run_key", run_key).eq("attempt", attempt).limit(1))
         return found[0] if found else None
@@ -133,11 +145,11 @@ class SupabaseRunStore:
         return found[0] if found else None
 
     def latest_runs(self, limit: int = 20) -> list[RunRecord]:
-        return self._records(self._select().order("requested_at", desc=True).limit(limit))
+        return self._listed(self._select().order("requested_at", desc=True).limit(limit))
 
     def open_runs(self, requested_before: datetime) -> list[RunRecord]:
         request = self._select().lt("state_rank", TERMINAL_RANK).lt("requested_at", requested_before.isoformat())
-        return self._records(request.order("requested_at"))
+        return self._listed(request.order("requested_at"))
 
     def cost_by_gpu(self, start: datetime, end: datetime) -> list[GpuCost]:
         params = {"period_start": start.isoformat(), "period_end": end.isoformat()}
@@ -148,7 +160,7 @@ class SupabaseRunStore:
         request = (
             self._select().eq("state_rank", TERMINAL_RANK).gt("next_attempt", 1).gte("updated_at", since.isoformat())
         )
-        return self._records(request)
+        return self._listed(request)
 
     def claim_notification(self, run_key: str, attempt: int, state: RunState, lease_seconds: int = 120) -> bool:
         moment = time.time()

@@ -23,6 +23,9 @@ def settings_for(cloud: LocalCloud, kind: str = "both", **overrides: Any) -> Set
         if "SUPABASE_URL" not in cloud.env:
             pytest.skip("no PostgreSQL server on this machine: the local Supabase is not running")
         env["supabase_url"], env["supabase_key"] = cloud.env["SUPABASE_URL"], cloud.env["SUPABASE_KEY"]
+    # Only the stores of `kind`: a store variable left in this process's environment must not add another.
+    env.setdefault("mongodb_url", None)
+    env.setdefault("supabase_url", None)
     env.update(overrides)
     return Settings(**env)
 

@@ -15,7 +15,7 @@ import pytest
 from deploy import topology
 from deploy.spec import FUNCTIONS, LOCAL_ENDPOINTS
 from local.demo import chain
-from local.services.cloud import LocalCloud
+from local.services.cloud import RECONCILE_AFTER, LocalCloud
 from shared.config.settings import Settings
 from shared.packages.manifest import SCHEMA_VERSION as MANIFEST_SCHEMA_VERSION
 from shared.polling import poll
@@ -137,7 +137,7 @@ def test_each_function_process_runs_with_exactly_its_deploy_specs_settings(local
         seen = _process_environment(process.pid) & settings
         expected = set(spec.env) | {s.env for s in spec.secrets if s.env in local_cloud.env}
         expected |= {name for name in LOCAL_ENDPOINTS if name in local_cloud.env} & settings
-        assert seen - set(local_cloud.function_env) == expected, spec.name
+        assert seen - set(local_cloud.function_env) - {RECONCILE_AFTER} == expected, spec.name
 
 
 def test_the_job_runs_as_the_trainer_account_and_writes_under_a_base_without_trailing_slash(

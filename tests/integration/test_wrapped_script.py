@@ -59,7 +59,7 @@ def test_wrapped_script_is_uploaded_validated_run_by_vertex_and_announced(local_
         {"run_key": RUN_KEY, "package_version": VERSION, "args": ["--window", "3", "--closes", "10,11,12,14"],
          "requested_by": "pytest", "max_wait": 300, "timeout": 600},
     )  # fmt: skip
-    record = chain.wait_for_run(local_cloud, RUN_KEY, timeout=600)
+    record = chain.wait_for_run(local_cloud, RUN_KEY, timeout=600).model_dump()
     assert record["state"] == "succeeded", record.get("error")
     assert (record["package_version"], record["package_module"]) == (VERSION, "predict.task")
     # The script itself ran, with the message's arguments: mean of 11, 12, 14 after a close of 14.

@@ -12,7 +12,7 @@ import pytest
 
 from deploy import topology
 from deploy.spec import FUNCTIONS, LOCAL_ENDPOINTS, FunctionSpec, Trigger
-from local.services.cloud import LocalCloud
+from local.services.cloud import RECONCILE_AFTER, LocalCloud
 from shared.config.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,8 @@ def test_each_function_process_sees_only_its_own_settings_and_the_local_endpoint
 
     seen = set(event["environment"])
     running_secrets = {s.env for s in spec.secrets if s.env in recording_cloud.env}
-    assert (seen & SETTINGS) - set(LOCAL_ENDPOINTS) == set(spec.env) | running_secrets  # no Supabase here
+    local_only = set(LOCAL_ENDPOINTS) | {RECONCILE_AFTER}
+    assert (seen & SETTINGS) - local_only == set(spec.env) | running_secrets  # no Supabase here
     running_endpoints = {name for name in LOCAL_ENDPOINTS if name in recording_cloud.env}
     assert running_endpoints >= {"STORAGE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST"} and running_endpoints <= seen
     assert "RECORDER_DIR" in seen  # the test's own knob reaches every function
