@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from shared.polling import PollTimeout, poll
 
@@ -150,6 +151,32 @@ class ManagedProcess:
             stop_group(self.popen.pid, self.stop_grace, child=self.popen)
             self.popen = None
         self.pid_path.unlink(missing_ok=True)
+
+
+def start_python_standin(
+    name: str, config_flag: str, config: Any, state_dir: Path, python: str, repo_root: Path
+) -> ManagedProcess:
+    """Start `python -m local.standins.NAME` with its dataclass config as a JSON file; ready once it
+    writes its ready file (the Eventarc bridge and the Cloud Scheduler stand-in start this way)."""
+    import json
+    from dataclasses import asdict
+
+    config_file = state_dir / f"{name}-{config_flag}.json"
+    config_file.write_text(json.dumps(asdict(config), indent=2))
+    ready_file = state_dir / f"{name}.ready"
+    ready_file.unlink(missing_ok=True)
+    argv = [
+        python,
+        "-m",
+        f"local.standins.{name}",
+        f"--{config_flag}",
+        str(config_file),
+        "--ready-file",
+        str(ready_file),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(repo_root)}
+    process = ManagedProcess(name=name, argv=argv, state_dir=state_dir, env=env, cwd=repo_root)
+    return process.start(ready_file.exists, timeout=30)
 
 
 def process_start_time(pid: int) -> str | None:

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import threading
 import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
 from deploy.topology import STORAGE_FINALIZED
-from local.services.processes import ManagedProcess
+from local.services.processes import ManagedProcess, start_python_standin
 from local.standins.cloudevents import Message, message_published_event, storage_finalized_event
 from shared.config import logs
 from shared.config.logs import log
@@ -191,14 +190,7 @@ def _message(pulled: Any) -> Message:
 
 def start_eventarc(state_dir: Path, python: str, repo_root: Path, routes: Routes) -> ManagedProcess:
     """Write the routes file and start the bridge; ready once it has its subscriber client."""
-    routes_file = state_dir / "eventarc-routes.json"
-    routes_file.write_text(json.dumps(asdict(routes), indent=2))
-    ready_file = state_dir / "eventarc.ready"
-    ready_file.unlink(missing_ok=True)
-    argv = [python, "-m", "local.standins.eventarc", "--routes", str(routes_file), "--ready-file", str(ready_file)]
-    env = {**os.environ, "PYTHONPATH": str(repo_root)}
-    process = ManagedProcess(name="eventarc", argv=argv, state_dir=state_dir, env=env, cwd=repo_root)
-    return process.start(ready_file.exists, timeout=30)
+    return start_python_standin("eventarc", "routes", routes, state_dir, python, repo_root)
 
 
 def main() -> None:

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.services.processes import ManagedProcess
+from local.services.processes import ManagedProcess, start_python_standin
 from shared.config import logs
 from shared.config.logs import log
 
@@ -68,14 +67,7 @@ def run(config: Jobs, stopping: threading.Event) -> None:
 
 
 def start_scheduler(state_dir: Path, python: str, repo_root: Path, config: Jobs) -> ManagedProcess:
-    jobs_file = state_dir / "scheduler-jobs.json"
-    jobs_file.write_text(json.dumps(asdict(config), indent=2))
-    ready_file = state_dir / "scheduler.ready"
-    ready_file.unlink(missing_ok=True)
-    argv = [python, "-m", "local.standins.scheduler", "--jobs", str(jobs_file), "--ready-file", str(ready_file)]
-    env = {**os.environ, "PYTHONPATH": str(repo_root)}
-    process = ManagedProcess(name="scheduler", argv=argv, state_dir=state_dir, env=env, cwd=repo_root)
-    return process.start(ready_file.exists, timeout=30)
+    return start_python_standin("scheduler", "jobs", config, state_dir, python, repo_root)
 
 
 def main(argv: list[str] | None = None) -> None:
