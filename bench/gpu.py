@@ -18,7 +18,7 @@ from bench.trainer import TRAINER_PYTHON
 
 def probe() -> dict[str, Any]:
     if not TRAINER_PYTHON.exists():
-        raise RuntimeError("the trainer venv is missing: run `make test-trainer` once")
+        raise RuntimeError("the trainer venv is missing: `make bench` installs it")
     out = subprocess.run(
         [str(TRAINER_PYTHON), "-m", "flexrun_trainer.benchmark"], check=True, capture_output=True, text=True
     ).stdout

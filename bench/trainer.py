@@ -26,7 +26,7 @@ def _wall(command: list[str]) -> float:
 
 def run() -> list[Measurement]:
     if not TRAINER_PYTHON.exists():
-        raise RuntimeError("the trainer venv is missing: run `make test-trainer` once")
+        raise RuntimeError("the trainer venv is missing: `make bench` installs it")
     import_only = _wall([str(TRAINER_PYTHON), "-c", "import tensorflow"])
     with tempfile.TemporaryDirectory(prefix="bench-trainer-") as out:
         wall = _wall([str(TRAINER_PYTHON), "-m", "flexrun_trainer.task", "--output-dir", out])

@@ -34,7 +34,7 @@ def _evaluation(seed: int, extra: list[str]) -> dict[str, Any]:
 
 def run() -> list[Measurement]:
     if not TRAINER_PYTHON.exists():
-        raise RuntimeError("the trainer venv is missing: run `make test-trainer` once")
+        raise RuntimeError("the trainer venv is missing: `make bench` installs it")
     seeds = [int(s) for s in os.environ.get("FLEXRUN_SEEDS", ",".join(map(str, SEEDS))).split(",")]
     extra = os.environ.get("FLEXRUN_TRAINER_ARGS", "").split()
     runs = [_evaluation(seed, extra) for seed in seeds]
