@@ -144,13 +144,16 @@ def run(ctx: click.Context, gpu: str | None, count: int | None, machine_type: st
     click.echo(f"published run {message['run_key']} (message {message_id}) to {target.description}", err=True)
     if wait:
         record = follow(target, message["run_key"], wait_timeout)
-        click.echo(summary_paragraph(plain(record)))
+        from shared.runs.continuation import what_next
+
+        click.echo(summary_paragraph(plain(record), what_next(record)))
         sys.exit(0 if record.state is RunState.SUCCEEDED else 1)
     click.echo(message["run_key"])
 
 
-def summary_paragraph(record: dict[str, Any]) -> str:
-    """How the run went, in one paragraph a person reads at the end of `run --wait`."""
+def summary_paragraph(record: dict[str, Any], next_words: str | None = None) -> str:
+    """How the run went, in one paragraph a person reads at the end of `run --wait`; `next_words`: what
+    follows its last attempt (shared/runs/continuation.what_next), the same sentence Slack shows."""
     from shared.notify.figures import cost_or_unknown, edge_words
     from shared.notify.slack_text import duration
 
@@ -167,6 +170,8 @@ def summary_paragraph(record: dict[str, Any]) -> str:
         text += f" {verdict}"
     if message := (record.get("error") or {}).get("message"):
         text += f" Why: {message}" + (f" What to do: {record['hint']}" if record.get("hint") else "")
+    if next_words:
+        text += f" What happens next: {next_words}"
     if record.get("job_id"):
         text += f" Details: flexrun runs show {record.get('run_key')}."
     return text

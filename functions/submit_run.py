@@ -33,7 +33,7 @@ def on_run_requested(event: CloudEvent) -> None:
             jobs_for_region=wiring.jobs_for_region(settings),
             store=wiring.run_store(settings),
             quota_snapshot=lambda: wiring.quota_snapshot(settings),
-            notifier=Lazy(lambda: wiring.notifier(settings)),  # only a run refused before any job is announced here
+            notifier=Lazy(lambda: wiring.notifier(settings)),  # attempts that end without a job
         )
         logs.info(f"run request {outcome.action}", job_name=outcome.job_name)
 

@@ -9,6 +9,7 @@ from typing import Any
 from shared.jobs import images
 from shared.notify.figures import UNPRICED, change, edge_words, money, percent, plain, price, top_predictions
 from shared.notify.slack import SlackMessage, fields, section
+from shared.runs.continuation import what_next
 from shared.runs.record import Prediction, RunRecord
 
 _ICONS = {"succeeded": ":white_check_mark:", "failed": ":x:", "cancelled": ":no_entry_sign:", "expired": ":hourglass:"}
@@ -71,7 +72,7 @@ def _links(record: RunRecord) -> str | None:
     for label, uri in (("plot", record.plot_uri), ("predictions", record.predictions_uri), ("model", record.model_uri)):
         if uri:
             links.append(f"<{_browser(uri.rsplit('/', 1)[0])}|{label}> `{uri}`")
-    if not links and record.output_uri:
+    if not links and record.output_uri and record.job_name:  # an attempt refused at create wrote nothing
         links.append(f"Outputs: `{record.output_uri}`")
     return " · ".join(links) or None
 
@@ -157,6 +158,10 @@ def run_finished(
         hint = record.hint
         why = f"*Why* ({record.failure_class or 'unknown'}): {error[:500]}"
         blocks.append(section(why + (f"\n*What to do:* {hint}" if hint else "")))
+    # The hint of an attempt that fell back already names its next step; any other end says what follows.
+    ending = what_next(record) if not (record.next_attempt and not record.fallback_error) else None
+    if ending:
+        blocks.append(section(f"*What happens next:* {ending}"))
     if warning := image_warning(record.executor_image, today or dt.datetime.now(dt.UTC).date()):
         blocks.append(section(warning))
     skipped = [step.line for step in record.skipped_steps if step.line]
@@ -174,5 +179,6 @@ def run_finished(
         + (f" — {forecast.splitlines()[0].removeprefix('• ')}" if forecast else "")
         + (f" — {'; '.join(skipped)}" if skipped else "")
         + (f" — {error[:200]}" if error and not refused else "")
+        + (f" — {ending}" if ending else "")
     )
     return SlackMessage(text=text, blocks=blocks)

@@ -25,6 +25,7 @@ from shared.errors import InvalidRunRequest
 from shared.events.cloudevents import PubsubMessage
 from shared.runs import fallback
 from shared.runs.record import RunChanges, RunRecord
+from shared.runs.states import RunState
 from shared.stores.base import RunStore
 
 # The Pub/Sub attribute that tells submit-run a message is a continuation, not a person's run message.
@@ -68,6 +69,29 @@ def next_attempt(record: RunRecord, settings: Settings) -> tuple[int, fallback.R
 
 def fallback_note(attempt: int, step: fallback.Resolved, reason: str) -> str:
     return f"Fell back to attempt {attempt}: {step.label} (attempt {attempt - 1} ended: {reason})."
+
+
+def what_next(record: RunRecord) -> str | None:
+    """What really happens after this attempt, in words (Slack, `run --wait`); None while it runs or once it
+    succeeded. Read after the fallback decision is recorded: `next_attempt` is that decision."""
+    if not record.is_terminal or record.state is RunState.SUCCEEDED:
+        return None
+    following = record.next_attempt
+    if following and record.fallback_error:
+        return f"Attempt {following} was refused ({record.fallback_error[:200]}): the run failed."
+    if following:
+        step = record.chain[following - 1].label if following <= len(record.chain) else "the chain's next step"
+        return f"Attempt {following} runs on the fallback chain's next step: {step}."
+    if record.state is RunState.CANCELLED:
+        return "The run was cancelled: no further step is tried."
+    failure = fallback.capacity_failure(record.state.value, record.failure_class, record.error)
+    if failure is not None and record.attempt >= len(record.chain):
+        return "No step of the fallback chain is left: the run failed."
+    if failure is not None:
+        policy = "FLEXRUN_FALLBACK_ON, FLEXRUN_FALLBACK_MAX_ATTEMPTS"
+        return f"The fallback policy ({policy}) tries no further step: the run failed."
+    reason = record.failure_class or "failure"
+    return f"The run failed: a {reason} is not something another step of the chain can fix."
 
 
 def record_decision(store: RunStore, record: RunRecord, attempt: int, step: fallback.Resolved, reason: str) -> None:

@@ -19,13 +19,11 @@ from shared.config.settings import Settings
 from shared.errors import InvalidEvent, TransientError
 from shared.events.job_logs import JobWakeUp
 from shared.jobs.api_errors import classify
-from shared.notify.figures import plain
-from shared.notify.run_page import browser_url, write_run_page
 from shared.notify.slack import Notifier
-from shared.notify.slack_text import run_finished
 from shared.runs import cost, failures
+from shared.runs.announce import announce_once
 from shared.runs.continuation import continue_elsewhere
-from shared.runs.record import Prediction, RunChanges, RunError, RunRecord
+from shared.runs.record import RunChanges, RunError, RunRecord
 from shared.runs.states import RunState, from_vertex
 from shared.runs.trainer_outputs import read_trainer_outputs
 from shared.stores.base import RunStore
@@ -139,7 +137,7 @@ def handle_job_wake_up(
         finished = store.get(record.run_key, record.attempt) or record
         # The next attempt is submit-run's to create (it holds the trainer's service account): publish it.
         continue_elsewhere(finished, settings=settings, store=store, publisher=publisher)
-        notified = _announce_once(store, record.run_key, record.attempt, notifier, storage)
+        notified = announce_once(store, record.run_key, record.attempt, notifier, storage)
     return ReportOutcome("advanced" if moved else "unchanged", record.run_key, state.value, notified)
 
 
@@ -184,40 +182,3 @@ def _unknown_job(wake_up: JobWakeUp, settings: Settings, jobs_for_region: Any) -
         raise TransientError(f"job {wake_up.job_id} has no run record yet")
     logs.info("job event for a job flexrun did not submit; ignored", job_id=wake_up.job_id)
     return ReportOutcome("ignored")
-
-
-def _run_page(storage: Any, store: RunStore, record: RunRecord, rows: list[Prediction]) -> str | None:
-    """The run's page next to its artifacts, recorded as `report_uri`; its browser URL for Slack.
-
-    Best effort: the page is a convenience, so a storage failure costs the link, never the announcement.
-    """
-    try:
-        uri = write_run_page(storage, plain(record), [plain(row) for row in rows])
-    except Exception as exc:  # any storage failure: the message goes out without the link
-        logs.warning("run page not written", error=exc.__class__.__name__)
-        return None
-    if uri is None:
-        return None
-    store.update(record.run_key, record.attempt, RunChanges(report_uri=uri))
-    return browser_url(uri)
-
-
-def _announce_once(store: RunStore, run_key: str, attempt: int, notifier: Notifier, storage: Any) -> bool:
-    current = store.get(run_key, attempt)
-    if current is None or current.announced:
-        return False
-    terminal = current.state
-    if not store.claim_notification(run_key, attempt, terminal, lease_seconds=30):  # Slack times out at 10 s
-        # Another delivery holds the lease: it is posting now, or it died mid-post. Acknowledging here
-        # would lose the message in the second case; retrying finds it sent, or takes the expired lease.
-        raise TransientError(f"the {terminal.value} announcement of {run_key} is held by another delivery")
-    try:
-        rows = [row for row in store.predictions(run_key) if row.attempt == attempt]
-        report_url = _run_page(storage, store, current, rows)
-        notifier.send(run_finished(current, predictions=rows, report_url=report_url))
-    except Exception:
-        store.finish_notification(run_key, attempt, terminal, sent=False)
-        raise
-    store.finish_notification(run_key, attempt, terminal, sent=True)
-    logs.notice("run announced", state=terminal.value)
-    return True

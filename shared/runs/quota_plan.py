@@ -14,10 +14,10 @@ from typing import Any
 from shared.config import logs
 from shared.config.settings import Settings
 from shared.notify.slack import Notifier
-from shared.notify.slack_text import run_finished
 from shared.quotas.gate import Blocked, split_runnable, usable_snapshot
 from shared.quotas.snapshot import QuotaSnapshot
 from shared.runs import fallback
+from shared.runs.announce import announce_once
 from shared.runs.failures import FailureClass
 from shared.runs.record import RunChanges, RunError, RunRecord, RunSpec, SkippedStep
 from shared.runs.states import RunState
@@ -73,19 +73,5 @@ def refuse_run(
         store.advance(run_key, 1, RunState.FAILED, failure)
     logs.warning("run refused: no step of its chain has quota", steps=len(skipped))
     if notifier is not None:
-        _announce_once(store, run_key, notifier)
+        announce_once(store, run_key, 1, notifier)
     return True
-
-
-def _announce_once(store: RunStore, run_key: str, notifier: Notifier) -> None:
-    current = store.get(run_key, 1)
-    if current is None or current.notified_state == RunState.FAILED.value:
-        return
-    if not store.claim_notification(run_key, 1, RunState.FAILED, lease_seconds=30):
-        return  # another delivery is announcing it
-    try:
-        notifier.send(run_finished(current))
-    except Exception:
-        store.finish_notification(run_key, 1, RunState.FAILED, sent=False)
-        raise
-    store.finish_notification(run_key, 1, RunState.FAILED, sent=True)

@@ -5,13 +5,12 @@ the run_key and attempt labels (a crash after create, before the record was upda
 duplicated. submit-run is the only creator of jobs: a capacity fallback's next attempt comes as a
 continuation message from job-state (shared/runs/continuation.py), or, when Vertex refuses the create
 itself for capacity, straight from here; either way attempt + 1 goes through the same claim.
+An attempt that ends here (refused at create) is announced here, once: no job will ever log its end.
 """
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from shared.config import logs
@@ -22,8 +21,9 @@ from shared.jobs.api_errors import classify
 from shared.jobs.custom_job import RunPlan, build_custom_job
 from shared.notify.slack import Notifier
 from shared.packages.manifest import Manifest
-from shared.polling import PollTimeout, poll
 from shared.runs import continuation, failures, quota_plan
+from shared.runs.announce import announce_once
+from shared.runs.claims import await_claimant, release_claim
 from shared.runs.failures import FailureClass
 from shared.runs.fallback import Resolved
 from shared.runs.plan import make_plan, resolve_package, resolve_steps
@@ -32,8 +32,15 @@ from shared.runs.request import default_run_key, parse_run_request
 from shared.runs.states import RunState
 from shared.stores.base import RunStore
 
-CLAIM_WAIT_SECONDS = 5.0  # a create on Vertex answers well within this
-CLAIM_STALE_SECONDS = 120.0  # a claim this old without a job: its claimant died between claim and create
+
+@dataclass(frozen=True)
+class Clients:
+    """What one delivery submits with: the settings, Vertex per region, the run store and Slack."""
+
+    settings: Settings
+    jobs_for_region: Any
+    store: RunStore
+    notifier: Notifier | None = None  # None: nothing is announced from here (benchmarks)
 
 
 @dataclass(frozen=True)
@@ -54,32 +61,29 @@ def _find_job(jobs: Any, parent: str, run_key: str, attempt: int) -> Any | None:
         raise classify(exc, "listing jobs") from exc
 
 
-def submit_attempt(
-    plan: RunPlan, claim: RunRecord, *, settings: Settings, jobs_for_region: Any, store: RunStore
-) -> SubmitOutcome:
+def submit_attempt(plan: RunPlan, claim: RunRecord, clients: Clients) -> SubmitOutcome:
+    store = clients.store
     known = store.get(plan.run_key, plan.attempt)  # redeliveries are most messages: one read answers them
     if known and known.job_name:
         logs.info("run already submitted; duplicate message acknowledged", job_name=known.job_name)
         return SubmitOutcome("duplicate", plan.run_key, known.job_name, plan.attempt)
     record, created = store.claim(claim)
     if not created and not record.job_name and not record.is_terminal:
-        record = _await_claimant(store, plan, record)
+        record = await_claimant(store, plan, record)
     if record.job_name:
         logs.info("run already submitted; duplicate message acknowledged", job_name=record.job_name)
         return SubmitOutcome("duplicate", plan.run_key, record.job_name, plan.attempt)
-    if record.is_terminal:  # refused at create time earlier: only its fallback is left
-        return _submit_next(record, settings=settings, jobs_for_region=jobs_for_region, store=store) or SubmitOutcome(
-            "duplicate", plan.run_key, "", plan.attempt
-        )
+    if record.is_terminal:  # refused at create time earlier: only its announcement and fallback are left
+        return _after_refusal(record, clients) or SubmitOutcome("duplicate", plan.run_key, "", plan.attempt)
 
     if record.claim_released_at:
         store.update(plan.run_key, plan.attempt, RunChanges(claim_released_at=None))  # this delivery holds it now
     try:
-        job, action = _create_or_adopt(plan, record, settings=settings, jobs_for_region=jobs_for_region, store=store)
+        job, action = _create_or_adopt(plan, record, clients)
     except PermanentError:
         raise
     except Exception:
-        _release_claim(store, plan)
+        release_claim(store, plan)
         raise
     if isinstance(job, SubmitOutcome):  # refused for capacity: the fallback decided what happens
         return job
@@ -95,152 +99,119 @@ def submit_attempt(
     return SubmitOutcome(action, plan.run_key, job.name, plan.attempt)
 
 
-def _create_or_adopt(
-    plan: RunPlan, record: RunRecord, *, settings: Settings, jobs_for_region: Any, store: RunStore
-) -> tuple[Any, str]:
+def _create_or_adopt(plan: RunPlan, record: RunRecord, clients: Clients) -> tuple[Any, str]:
     """Create the attempt's job (or adopt one a crashed delivery created) and record it."""
-    parent = f"projects/{settings.gcp_project_id}/locations/{plan.region}"
-    jobs = jobs_for_region(plan.region)
+    parent = f"projects/{clients.settings.gcp_project_id}/locations/{plan.region}"
+    jobs = clients.jobs_for_region(plan.region)
     job = _find_job(jobs, parent, plan.run_key, plan.attempt)
     action = "adopted"
     if job is None:
         try:
             job = jobs.create_custom_job(parent=parent, custom_job=build_custom_job(plan))
         except Exception as exc:
-            refused = _refused(exc, plan, record, settings=settings, jobs_for_region=jobs_for_region, store=store)
-            return refused, "refused"
+            return _refused(exc, plan, record, clients), "refused"
         action = "created"
     job_id = job.name.rsplit("/", 1)[-1]
     attached = RunChanges(job_name=job.name, job_id=job_id, created_at=job.create_time or None)
-    store.update(plan.run_key, plan.attempt, attached)
+    clients.store.update(plan.run_key, plan.attempt, attached)
     return job, action
 
 
-def _release_claim(store: RunStore, plan: RunPlan) -> None:
-    """A retryable failure after the claim: let this message's redelivery take over at once.
+def _refused(exc: Exception, plan: RunPlan, record: RunRecord, clients: Clients) -> SubmitOutcome:
+    """Create refused: a capacity refusal (quota, stockout) ends this attempt and falls back; others raise.
 
-    Without it the redelivery would find the claim, take it for another live delivery's, and wait
-    CLAIM_STALE_SECONDS before taking over. The run_key label check still finds a job created before
-    the failure, so taking over never duplicates one.
+    Either way an attempt recorded failed here is announced once (shared/runs/announce.py), as job-state
+    announces one whose job ended: no log line will ever wake job-state for a job that was never created.
     """
-    try:
-        store.update(plan.run_key, plan.attempt, RunChanges(claim_released_at=datetime.now(timezone.utc)))
-    except Exception as exc:  # the store itself may be what failed: then the stale-claim rule applies
-        logs.warning("could not release the claim", attempt=plan.attempt, error=exc.__class__.__name__)
-
-
-def _await_claimant(store: RunStore, plan: RunPlan, record: RunRecord) -> RunRecord:
-    """Another delivery claimed this attempt and is creating its job: wait briefly for the job name.
-
-    Only the claimant creates; a duplicate that raced it must not. If the claim stays without a job,
-    the duplicate is retried later (TransientError) until the claim is older than CLAIM_STALE_SECONDS:
-    then the claimant is presumed dead and this delivery takes over (the run_key label check still
-    finds a job the dead claimant created before it could record it).
-    """
-
-    def settled() -> RunRecord | None:
-        current = store.get(plan.run_key, plan.attempt) or record
-        if current.job_name or current.is_terminal:
-            return current
-        if current.claim_released_at:
-            logs.info("claim released by a failed delivery; taking over", attempt=plan.attempt)
-            return current
-        return None
-
-    with contextlib.suppress(PollTimeout):
-        return poll(settled, timeout=CLAIM_WAIT_SECONDS, what="the claimant's job", interval=0.05)
-    claimed_at = record.requested_at
-    if claimed_at is not None and (datetime.now(timezone.utc) - claimed_at).total_seconds() < CLAIM_STALE_SECONDS:
-        raise TransientError(f"attempt {plan.attempt} of {plan.run_key} is being submitted by another delivery")
-    logs.warning("stale claim without a job; taking over", attempt=plan.attempt)
-    return record
-
-
-def _refused(
-    exc: Exception, plan: RunPlan, record: RunRecord, *, settings: Settings, jobs_for_region: Any, store: RunStore
-) -> SubmitOutcome:
-    """Create refused: a capacity refusal (quota, stockout) ends this attempt and falls back; others raise."""
     reason = failures.refusal(exc)
     if reason is not None:
         message = str(getattr(exc, "message", exc))
         failed = RunChanges(error=RunError(message=message), failure_class=reason.value, hint=reason.hint)
-        store.advance(plan.run_key, plan.attempt, RunState.FAILED, failed)
+        clients.store.advance(plan.run_key, plan.attempt, RunState.FAILED, failed)
         logs.warning("job refused for capacity", attempt=plan.attempt, reason=reason.value, error=message[:500])
         ended = record.with_changes(failed).model_copy(update={"state": RunState.FAILED})
-        outcome = _submit_next(ended, settings=settings, jobs_for_region=jobs_for_region, store=store)
-        return outcome or SubmitOutcome("ended", plan.run_key, "", plan.attempt)
+        return _after_refusal(ended, clients) or SubmitOutcome("ended", plan.run_key, "", plan.attempt)
     error = classify(exc, "creating the job")
     if isinstance(error, PermanentError):
         submit_refused = FailureClass.SUBMIT_REFUSED
         refused = RunChanges(
             error=RunError(message=str(error)), failure_class=submit_refused.value, hint=submit_refused.hint
         )
-        store.advance(plan.run_key, plan.attempt, RunState.FAILED, refused)
+        clients.store.advance(plan.run_key, plan.attempt, RunState.FAILED, refused)
+        if (unsent := _announce(clients, plan.run_key, plan.attempt)) is not None:
+            raise unsent from exc  # retried: the redelivery finds the attempt ended and announces it
     raise error from exc
 
 
-def _submit_next(
-    record: RunRecord, *, settings: Settings, jobs_for_region: Any, store: RunStore
-) -> SubmitOutcome | None:
-    """After an attempt Vertex refused at create for capacity: submit the next step here; None when the run ends.
+def _after_refusal(record: RunRecord, clients: Clients) -> SubmitOutcome | None:
+    """An attempt Vertex refused at create: record its fallback, announce it, then submit its next step
+    here; None when the run ends with it.
 
-    Safe to call again for the same record (redelivered messages): the next attempt's claim dedupes.
+    The decision comes before the announcement, so Slack says what really follows. A failed post does
+    not hold the next step back: it goes ahead, and then this delivery is retried for the announcement
+    (the next attempt's claim dedupes the rest). Safe to call again for the same record.
     """
-    decision = continuation.next_attempt(record, settings)
-    if decision is None:
+    decision = continuation.next_attempt(record, clients.settings)
+    if decision is not None:
+        continuation.record_decision(clients.store, record, *decision)
+    unsent = _announce(clients, record.run_key, record.attempt)
+    outcome = None
+    if decision is not None:
+        attempt, step, reason = decision
+        logs.notice("capacity fallback", run_key=record.run_key, attempt=attempt, reason=reason, step=step.label)
+        outcome = _submit_step(record, attempt, step, reason, clients)
+    if unsent is not None:
+        raise unsent
+    return outcome
+
+
+def _announce(clients: Clients, run_key: str, attempt: int) -> TransientError | None:
+    """Announce a terminal attempt; the error to raise later when the post could not go out now."""
+    if clients.notifier is None:
         return None
-    attempt, step, reason = decision
-    continuation.record_decision(store, record, attempt, step, reason)
-    logs.notice("capacity fallback", run_key=record.run_key, attempt=attempt, reason=reason, step=step.label)
-    return _submit_step(record, attempt, step, reason, settings=settings, jobs_for_region=jobs_for_region, store=store)
+    try:
+        announce_once(clients.store, run_key, attempt, clients.notifier)
+    except Exception as exc:  # noqa: BLE001 — Slack or the store is down: the caller decides when to retry
+        logs.warning("announcement not sent; retried", attempt=attempt, error=exc.__class__.__name__)
+        return TransientError(f"the announcement of {run_key}#{attempt} is not sent yet: {exc.__class__.__name__}")
+    return None
 
 
 def _submit_step(
-    record: RunRecord,
-    attempt: int,
-    step: Resolved,
-    reason: str,
-    *,
-    settings: Settings,
-    jobs_for_region: Any,
-    store: RunStore,
+    record: RunRecord, attempt: int, step: Resolved, reason: str, clients: Clients
 ) -> SubmitOutcome | None:
     """Attempt `attempt` of the run `record` (its previous attempt) belongs to, on `step`."""
-    plan = make_plan(record, step, attempt, settings)
+    plan = make_plan(record, step, attempt, clients.settings)
     claim = record.next_attempt_record(plan, step.label, reason)
     try:
-        return submit_attempt(plan, claim, settings=settings, jobs_for_region=jobs_for_region, store=store)
+        return submit_attempt(plan, claim, clients)
     except PermanentError as exc:  # the earlier attempt's announcement must still go out
-        store.update(record.run_key, attempt - 1, RunChanges(fallback_error=str(exc)[:1000]))
+        clients.store.update(record.run_key, attempt - 1, RunChanges(fallback_error=str(exc)[:1000]))
         logs.warning("fallback attempt refused", attempt=attempt, error=str(exc)[:500])
         return None
 
 
-def handle_continuation(
-    message: PubsubMessage, *, settings: Settings, jobs_for_region: Any, store: RunStore
-) -> SubmitOutcome:
+def handle_continuation(message: PubsubMessage, clients: Clients) -> SubmitOutcome:
     """job-state's continuation message → the next attempt, claimed exactly as attempt 1 is.
 
     The step comes from the stored record of the attempt before, never from the message.
     """
     wanted = continuation.parse_continuation(message)
     logs.bind(run_key=wanted.run_key, correlation_id=wanted.correlation_id)
-    previous = store.get(wanted.run_key, wanted.attempt - 1)
+    previous = clients.store.get(wanted.run_key, wanted.attempt - 1)
     if previous is None:
         raise InvalidRunRequest(f"continuation of {wanted.run_key}: attempt {wanted.attempt - 1} has no record")
     if not previous.is_terminal:
         # job-state records the end before it publishes; a store that lags (a mirror) catches up on retry.
         raise TransientError(f"continuation of {wanted.run_key}: attempt {wanted.attempt - 1} is not finished yet")
-    decision = continuation.next_attempt(previous, settings)
+    decision = continuation.next_attempt(previous, clients.settings)
     if decision is None or decision[0] != wanted.attempt:
         raise InvalidRunRequest(
             f"continuation of {wanted.run_key} asks for attempt {wanted.attempt}, which its record does not call for",
             reason_code="continuation_refused",
         )
     attempt, step, reason = decision
-    outcome = _submit_step(
-        previous, attempt, step, reason, settings=settings, jobs_for_region=jobs_for_region, store=store
-    )
+    outcome = _submit_step(previous, attempt, step, reason, clients)
     return outcome or SubmitOutcome("ended", wanted.run_key, "", attempt)
 
 
@@ -254,8 +225,9 @@ def handle_run_request(
     quota_snapshot: quota_plan.SnapshotReader | None = None,
     notifier: Notifier | None = None,
 ) -> SubmitOutcome:
+    clients = Clients(settings, jobs_for_region, store, notifier)
     if continuation.is_continuation(message):
-        return handle_continuation(message, settings=settings, jobs_for_region=jobs_for_region, store=store)
+        return handle_continuation(message, clients)
     request = parse_run_request(message)
     run_key = request.run_key or default_run_key(message)
     # Redeliveries are most messages (at-least-once Pub/Sub, Eventarc retries): one read answers them
@@ -296,4 +268,4 @@ def handle_run_request(
         return SubmitOutcome("duplicate", run_key, (known.job_name if known else None) or "", 1)
     plan = make_plan(spec, steps[0], 1, settings)
     claim = RunRecord.for_plan(spec, plan, steps[0].label)
-    return submit_attempt(plan, claim, settings=settings, jobs_for_region=jobs_for_region, store=store)
+    return submit_attempt(plan, claim, clients)
