@@ -88,9 +88,9 @@ def test_a_package_that_needs_another_version_of_a_pinned_distribution_fails_bef
 def test_a_package_that_would_upgrade_something_the_lock_does_not_pin_is_refused_too(
     vertex: LocalVertex, gcs: str
 ) -> None:
-    # setuptools comes with the image's Python, not from the lock: the constraints cannot stop this one,
+    # pip comes with the image's Python, not from the lock: the constraints cannot stop this one,
     # the launcher's before/after comparison does.
-    setup = TRAINER_SETUP.replace('["google-cloud-storage"]', '["google-cloud-storage", "setuptools>=70"]')
+    setup = TRAINER_SETUP.replace('["google-cloud-storage"]', '["google-cloud-storage", "pip>=24"]')
     sdist = build_sdist(setup)
     storage_client(gcs).bucket(PACKAGE_BUCKET).blob("packages/tinytrainer-st.tar.gz").upload_from_string(sdist)
     uri = f"gs://{PACKAGE_BUCKET}/packages/tinytrainer-st.tar.gz"
@@ -102,7 +102,7 @@ def test_a_package_that_would_upgrade_something_the_lock_does_not_pin_is_refused
     assert done.state == State.JOB_STATE_FAILED
     assert "exited with a non-zero status of 78." in done.error.message
     log = replica_log(vertex, done)
-    assert "would replace what the image ships: setuptools " in log and "trainer started" not in log
+    assert "would replace what the image ships: pip " in log and "trainer started" not in log
 
 
 def test_an_image_the_registry_does_not_hold_fails_the_job_clearly(vertex: LocalVertex) -> None:
