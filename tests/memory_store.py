@@ -69,7 +69,7 @@ class MemoryRunStore:
 
     def unannounced_since(self, since: datetime) -> list[RunRecord]:
         return [r for r in self.runs.values() if r.is_terminal and not r.notified_state
-                and r.updated_at and r.updated_at >= since]  # fmt: skip
+                and r.requested_at and r.requested_at >= since]  # fmt: skip
 
     def claim_notification(self, run_key: str, attempt: int, state: RunState, lease_seconds: int = 120) -> bool:
         with self._lock:

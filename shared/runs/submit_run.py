@@ -21,7 +21,7 @@ from shared.jobs.api_errors import classify
 from shared.jobs.custom_job import RunPlan, build_custom_job
 from shared.notify.slack import Notifier
 from shared.packages.manifest import Manifest
-from shared.runs import continuation, failures, quota_plan
+from shared.runs import continuation, failures, quota_plan, resubmission
 from shared.runs.announce import announce_once
 from shared.runs.claims import await_claimant, release_claim
 from shared.runs.failures import FailureClass
@@ -215,6 +215,19 @@ def handle_continuation(message: PubsubMessage, clients: Clients) -> SubmitOutco
     return outcome or SubmitOutcome("ended", wanted.run_key, "", attempt)
 
 
+def handle_resubmission(message: PubsubMessage, clients: Clients) -> SubmitOutcome:
+    """The reconciler's resubmission → the attempt's job, from its stored record (shared/runs/resubmission.py)."""
+    wanted = resubmission.parse_resubmission(message)
+    logs.bind(run_key=wanted.run_key, correlation_id=wanted.correlation_id)
+    record = clients.store.get(wanted.run_key, wanted.attempt)
+    if record is None:
+        raise InvalidRunRequest(f"resubmission of {wanted.run_key}#{wanted.attempt}: the attempt has no record")
+    if record.job_name:
+        return SubmitOutcome("duplicate", record.run_key, record.job_name, record.attempt)
+    plan = make_plan(record, resubmission.claimed_step(record), record.attempt, clients.settings)
+    return submit_attempt(plan, record, clients)
+
+
 def handle_run_request(
     message: PubsubMessage,
     *,
@@ -228,6 +241,8 @@ def handle_run_request(
     clients = Clients(settings, jobs_for_region, store, notifier)
     if continuation.is_continuation(message):
         return handle_continuation(message, clients)
+    if resubmission.is_resubmission(message):
+        return handle_resubmission(message, clients)
     request = parse_run_request(message)
     run_key = request.run_key or default_run_key(message)
     # Redeliveries are most messages (at-least-once Pub/Sub, Eventarc retries): one read answers them

@@ -81,6 +81,9 @@ class MirroredRunStore:
     def fallbacks_since(self, since: datetime) -> list[RunRecord]:
         return self.primary.fallbacks_since(since)
 
+    def unannounced_since(self, since: datetime) -> list[RunRecord]:
+        return self.primary.unannounced_since(since)
+
     def predictions(self, run_key: str) -> list[Prediction]:
         return self.primary.predictions(run_key)
 

@@ -164,6 +164,17 @@ class MongoRunStore:
         """Finished attempts that called for a next attempt (`next_attempt`), updated since `since`."""
         return self._find({"state_rank": TERMINAL_RANK, "next_attempt": {"$gt": 1}, "updated_at": {"$gte": since}})
 
+    def unannounced_since(self, since: datetime) -> list[RunRecord]:
+        """Terminal attempts claimed since `since` whose Slack message never went out (`notified_state` "":
+        a terminal state never changes, so a sent message always names it).
+
+        The database selects them; the time bound is applied to the validated records, because nx-27017
+        rewrites an updated document's dates as text, which no date bound compares with (and every
+        terminal record has been updated). The set is small: ends not announced yet.
+        """
+        found = self._find({"state_rank": TERMINAL_RANK, "notified_state": ""})
+        return [run for run in found if run.requested_at is not None and run.requested_at >= since]
+
     def claim_notification(self, run_key: str, attempt: int, state: RunState, lease_seconds: int = 120) -> bool:
         """Take the right to announce `state`; False if it was announced or another sender holds the lease.
 

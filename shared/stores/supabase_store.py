@@ -162,6 +162,17 @@ class SupabaseRunStore:
         )
         return self._listed(request)
 
+    def unannounced_since(self, since: datetime) -> list[RunRecord]:
+        """Terminal attempts claimed since `since` whose Slack message never went out (`notified_state` "":
+        a terminal state never changes, so a sent message always names it)."""
+        request = (
+            self._select()
+            .eq("state_rank", TERMINAL_RANK)
+            .eq("notified_state", "")
+            .gte("requested_at", since.isoformat())
+        )
+        return self._listed(request)
+
     def claim_notification(self, run_key: str, attempt: int, state: RunState, lease_seconds: int = 120) -> bool:
         moment = time.time()
         changed = self._patch(

@@ -26,6 +26,7 @@ def settings_for(cloud: LocalCloud, kind: str = "both", **overrides: Any) -> Set
     # Only the stores of `kind`: a store variable left in this process's environment must not add another.
     env.setdefault("mongodb_url", None)
     env.setdefault("supabase_url", None)
+    env.setdefault("supabase_key", None)  # the CLI tests load the local cloud's env file into os.environ
     env.update(overrides)
     return Settings(**env)
 

@@ -97,6 +97,21 @@ def test_open_runs_lists_only_unfinished_runs_requested_before_the_cutoff(store:
     assert key + "-open" not in {run.run_key for run in store.open_runs(requested_before=earlier)}
 
 
+def test_unannounced_lists_terminal_attempts_until_their_message_goes_out(store: RunStore, key: str):
+    since = datetime.now(timezone.utc) - timedelta(minutes=5)
+    for suffix in ("-open", "-silent", "-told"):
+        claim(store, key + suffix)
+    store.advance(key + "-silent", 1, RunState.FAILED)
+    store.advance(key + "-told", 1, RunState.FAILED)
+    assert store.claim_notification(key + "-told", 1, RunState.FAILED)
+    store.finish_notification(key + "-told", 1, RunState.FAILED, sent=True)
+
+    listed = {run.run_key for run in store.unannounced_since(since) if run.run_key.startswith(key)}
+
+    assert listed == {key + "-silent"}
+    assert key + "-silent" not in {run.run_key for run in store.unannounced_since(datetime.now(timezone.utc))}
+
+
 def test_two_concurrent_updates_of_one_run_lose_nothing(store: RunStore, key: str):
     claim(store, key)
     writes = [RunChanges(job_id=f"{key}-job"), RunChanges(hint="try another region"),

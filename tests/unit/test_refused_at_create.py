@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,10 +15,10 @@ from shared.config.settings import Settings
 from shared.errors import PermanentError, TransientError
 from shared.events.cloudevents import PubsubMessage
 from shared.notify.figures import plain
-from shared.notify.slack import SlackMessage
 from shared.packages.manifest import Manifest, ManifestEntry
 from shared.runs.continuation import what_next
 from shared.runs.submit_run import handle_run_request
+from tests.cloud_fakes import Slack, Vertex
 from tests.memory_store import MemoryRunStore
 
 QUOTA = (
@@ -32,44 +31,6 @@ SETTINGS = Settings(_env_file=None, gcp_project_id="p", vertex_ai_gpu_type="NVID
                     vertex_ai_machine_type="a3-highgpu-1g")  # fmt: skip
 MANIFEST = Manifest(entries=[ManifestEntry(version="0.0.1", status="validated", generation=1, uri="gs://b/p.tar.gz",
                                            object_name="packages/p.tar.gz", sha256="ab" * 32)])  # fmt: skip
-
-
-class Vertex:
-    """Vertex per region: `refusals[region]` answers every create there; elsewhere the job is created."""
-
-    def __init__(self, refusals: dict[str, Exception]) -> None:
-        self.refusals, self.created = refusals, []  # type: list[str]
-
-    def for_region(self, region: str) -> Any:
-        vertex = self
-
-        class Jobs:
-            def list_custom_jobs(self, request: dict[str, str]) -> list[Any]:
-                return [job for job in vertex.created if job.key == request["filter"]]
-
-            def create_custom_job(self, parent: str, custom_job: Any) -> Any:
-                if region in vertex.refusals:
-                    raise vertex.refusals[region]
-                labels = custom_job["labels"]
-                job_filter = f'labels.run_key="{labels["run_key"]}" AND labels.attempt="{labels["attempt"]}"'
-                job = SimpleNamespace(name=f"{parent}/customJobs/{len(vertex.created) + 1}", create_time=None,
-                                      key=job_filter)  # fmt: skip
-                vertex.created.append(job)
-                return job
-
-        return Jobs()
-
-
-class Slack:
-    def __init__(self, down_for: int = 0) -> None:
-        self.sent: list[SlackMessage] = []
-        self.down_for = down_for
-
-    def send(self, message: SlackMessage) -> None:
-        if self.down_for:
-            self.down_for -= 1
-            raise TransientError("Slack webhook answered 503")
-        self.sent.append(message)
 
 
 def deliver(store: MemoryRunStore, vertex: Vertex, slack: Slack, run_key: str = "refused") -> Any:
