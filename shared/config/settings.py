@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     flexrun_max_event_age: Seconds = Field(
         3600, ge=60, description="Seconds after which a still-failing event is dropped instead of retried forever."
     )
+    flexrun_validation_wait: Seconds = Field(
+        900,
+        ge=0,
+        description="How long after its publish time a run message naming a version with no validation result "
+        "yet is retried (the upload may still be validating) before it is refused; keep it under the max event age.",
+    )
     # Run messages → jobs (issue 5): capacity fallback chain and the trainer's secrets
     flexrun_fallback_chain: str = Field(
         "",

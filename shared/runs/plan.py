@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from shared.config.settings import Settings
-from shared.errors import NoDeployableVersion
+from shared.errors import NoDeployableVersion, TransientError
 from shared.jobs import images
 from shared.jobs.catalog import default_machine
 from shared.jobs.custom_job import RunPlan
@@ -18,12 +18,37 @@ from shared.runs.record import RunSpec
 from shared.runs.request import RunRequest
 
 
-def resolve_package(request: RunRequest, manifest: Manifest) -> ManifestEntry:
+def resolve_package(
+    request: RunRequest, manifest: Manifest, *, published_at: dt.datetime | None = None, wait_seconds: int = 0
+) -> ManifestEntry:
+    """The package the run message asks for (a named version, else the deployable one).
+
+    A named version the manifest has no result for may be an upload still being validated: the message
+    is retried (TransientError) until `wait_seconds` after `published_at` (its own publish time, so
+    every redelivery counts from the same moment), then refused naming the version. A version the
+    manifest records only as rejected is refused at once, with the validator's reasons.
+    """
     if request.package_version:
-        entry = manifest.validated(request.package_version)
-        if entry is None:
-            raise NoDeployableVersion(f"version {request.package_version} is not a validated package version")
-        return entry
+        version = request.package_version
+        entry = manifest.validated(version)
+        if entry is not None:
+            return entry
+        rejected = [e for e in manifest.entries if e.version == version]
+        if rejected:
+            reasons = "; ".join(f"{r.code}: {r.message}" for e in rejected[-1:] for r in e.reasons)[:500]
+            raise NoDeployableVersion(
+                f"version {version} was rejected by validation ({reasons or 'no reason recorded'})"
+            )
+        waited = (dt.datetime.now(dt.UTC) - published_at).total_seconds() if published_at else None
+        if waited is not None and waited < wait_seconds:
+            raise TransientError(
+                f"version {version} has no validation result yet (it may still be validating): retried until "
+                f"{wait_seconds} s after the message was published ({waited:.0f} s so far)"
+            )
+        raise NoDeployableVersion(
+            f"version {version} is not a validated package version: no validation result for it "
+            + (f"within {wait_seconds} s of the message's publish time" if published_at else "was recorded")
+        )
     entry = manifest.deployable()
     if entry is None:
         raise NoDeployableVersion("no validated package version yet: upload one first")

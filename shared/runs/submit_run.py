@@ -253,7 +253,9 @@ def handle_run_request(
         logs.bind(run_key=run_key)
         logs.info("run already submitted; duplicate message acknowledged", job_name=known.job_name)
         return SubmitOutcome("duplicate", run_key, known.job_name, 1)
-    package = resolve_package(request, manifest)
+    package = resolve_package(
+        request, manifest, published_at=message.publish_time, wait_seconds=settings.flexrun_validation_wait
+    )
     chain = resolve_steps(request, settings)
     steps, skipped = quota_plan.runnable_steps(chain, quota_snapshot, settings, request.replicas)
     spec = RunSpec(
