@@ -170,6 +170,8 @@ def summary_paragraph(record: dict[str, Any], next_words: str | None = None) -> 
         text += f" {verdict}"
     if message := (record.get("error") or {}).get("message"):
         text += f" Why: {message}" + (f" What to do: {record['hint']}" if record.get("hint") else "")
+    if told := (record.get("trainer_outcome") or {}).get("error"):
+        text += f" The trainer's last error: {told}"
     if next_words:
         text += f" What happens next: {next_words}"
     if record.get("job_id"):

@@ -69,3 +69,32 @@ class Topic:
         message_id = f"p-{len(self.published) + 1}"
         self.published.append(PubsubMessage(data, dict(attributes), message_id, datetime.now(timezone.utc)))
         return message_id
+
+
+class Storage:
+    """Cloud Storage as the cores use it: bucket(name).blob(path) to read, check and write whole objects."""
+
+    def __init__(self, objects: dict[str, bytes] | None = None) -> None:
+        self.objects: dict[str, bytes] = objects or {}  # "gs://bucket/path" → bytes
+
+    def bucket(self, bucket_name: str) -> Any:
+        storage = self
+
+        class Blob:
+            def __init__(self, name: str) -> None:
+                self.uri = f"gs://{bucket_name}/{name}"
+
+            def exists(self) -> bool:
+                return self.uri in storage.objects
+
+            def download_as_bytes(self) -> bytes:
+                from google.api_core import exceptions as gexc
+
+                if self.uri not in storage.objects:
+                    raise gexc.NotFound(f"No such object: {self.uri}")
+                return storage.objects[self.uri]
+
+            def upload_from_string(self, data: str | bytes, content_type: str | None = None) -> None:
+                storage.objects[self.uri] = data.encode() if isinstance(data, str) else data
+
+        return SimpleNamespace(blob=Blob)

@@ -158,6 +158,10 @@ def run_finished(
         hint = record.hint
         why = f"*Why* ({record.failure_class or 'unknown'}): {error[:500]}"
         blocks.append(section(why + (f"\n*What to do:* {hint}" if hint else "")))
+    told = record.trainer_outcome.error if record.trainer_outcome else None
+    if told and record.trainer_outcome:  # the trainer's own words, not only "read its replica log"
+        outcome = record.trainer_outcome
+        blocks.append(section(f"*The trainer's last error* ({outcome.reason}, exit {outcome.exit_code}): {told[:500]}"))
     # The hint of an attempt that fell back already names its next step; any other end says what follows.
     ending = what_next(record) if not (record.next_attempt and not record.fallback_error) else None
     if ending:
@@ -179,6 +183,7 @@ def run_finished(
         + (f" — {forecast.splitlines()[0].removeprefix('• ')}" if forecast else "")
         + (f" — {'; '.join(skipped)}" if skipped else "")
         + (f" — {error[:200]}" if error and not refused else "")
+        + (f" — trainer: {told[:200]}" if told else "")
         + (f" — {ending}" if ending else "")
     )
     return SlackMessage(text=text, blocks=blocks)

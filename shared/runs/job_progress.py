@@ -25,7 +25,7 @@ from shared.runs.announce import announce_once
 from shared.runs.continuation import continue_elsewhere
 from shared.runs.record import RunChanges, RunError, RunRecord
 from shared.runs.states import RunState, from_vertex
-from shared.runs.trainer_outputs import read_trainer_outputs
+from shared.runs.trainer_outputs import read_outcome, read_trainer_outputs
 from shared.stores.base import RunStore
 
 
@@ -118,12 +118,18 @@ def handle_job_wake_up(
         changes = changes.merged(outputs.changes)
         if outputs.failure is not None:  # the job succeeded; its outputs say the run did not
             state = RunState.FAILED
+    if state is RunState.FAILED and job.error and record.output_uri:
+        # Vertex says only "exited with a non-zero status of 3"; the trainer's file says why.
+        told = read_outcome(storage, record.output_uri)
+        if told is not None and told.status == "failed":
+            changes = changes.merged(RunChanges(trainer_outcome=told))
     moved = store.advance(record.run_key, record.attempt, state, changes)
     if not moved and _lacks_its_error(record, changes):
         # Terminal already (an earlier read came before the late error): the record still gains its
         # error and failure class, so the fallback decision below sees them; Slack was told once.
-        store.update(record.run_key, record.attempt, RunChanges(error=changes.error,
-                     failure_class=changes.failure_class, hint=changes.hint))  # fmt: skip
+        late = RunChanges(error=changes.error, failure_class=changes.failure_class, hint=changes.hint,
+                          trainer_outcome=changes.trainer_outcome)  # fmt: skip
+        store.update(record.run_key, record.attempt, late)
         logs.info("late job error recorded", failure_class=changes.failure_class)
     logs.info(
         "run state " + ("advanced" if moved else "unchanged"),

@@ -12,7 +12,7 @@ Writes after the claim are `RunChanges`: the fields it sets (`model_fields_set`)
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -46,6 +46,22 @@ class RunError(BaseModel):
 
     code: int | None = None
     message: str = ""
+
+
+class TrainerOutcome(BaseModel):
+    """The trainer's own account of how it ended: its `outcome.json`, schema 1 (trainer/README.md).
+
+    Vertex reports only the replica's exit status; this says why (`data_error`) and the last error line.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    schema_version: Literal[1] = 1
+    status: Literal["succeeded", "failed"]
+    exit_code: int
+    reason: str = Field(max_length=64)  # ok | bad_arguments | config_error | data_error | unexpected
+    error_type: str | None = Field(None, max_length=200)
+    error: str | None = Field(None, max_length=1000)  # the last error line (the trainer keeps it to 500)
 
 
 class SkippedStep(BaseModel):
@@ -106,6 +122,7 @@ class RunChanges(BaseModel):
     report_uri: str | None = None  # the run's page (shared/notify/run_page.py)
     prediction_count: int | None = None
     error: RunError | None = None
+    trainer_outcome: TrainerOutcome | None = None  # a failed job's outcome.json, when the trainer wrote one
     failure_class: str | None = None
     hint: str | None = None
     next_attempt: int | None = None

@@ -21,10 +21,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.config import logs
 from shared.errors import TransientError
 from shared.runs.failures import FailureClass
-from shared.runs.record import Prediction, RunChanges, RunError
+from shared.runs.record import Prediction, RunChanges, RunError, TrainerOutcome
 
+OUTCOME = "outcome.json"  # the trainer's own account of its exit (trainer/src/flexrun_trainer/outcome.py)
 ARTIFACTS = {"plot_uri": "forecast.png", "predictions_uri": "predictions.json", "model_uri": "model.keras"}
 BASELINES = ("naive_last_value", "drift", "moving_average", "majority_direction")
 # v2's scale-free measures first; v1 documents have only the last four (rmse/mae in price units).
@@ -122,6 +124,30 @@ def read_trainer_outputs(storage: Any, output_uri: str) -> TrainerOutputs:
     except ValueError as exc:
         return TrainerOutputs(changes.merged(RunChanges(outputs_error=f"predictions.json: {exc}")))
     return TrainerOutputs(changes.merged(RunChanges(prediction_count=len(rows))), rows)
+
+
+def read_outcome(storage: Any, output_uri: str) -> TrainerOutcome | None:
+    """The trainer's `OUTPUT_URI/model/outcome.json` after a failed job; None when there is none to show.
+
+    Best effort: a trainer killed before it could write one (OOM, preemption), an older trainer, a file
+    that is not schema 1, or storage failing now all leave the record with Vertex's account alone, never
+    a failed event: the job's failure is recorded and announced either way.
+    """
+    from google.api_core import exceptions as gexc
+
+    bucket_name, _, prefix = output_uri.removeprefix("gs://").partition("/")
+    name = prefix.rstrip("/") + "/model/" + OUTCOME
+    try:
+        raw = storage.bucket(bucket_name).blob(name).download_as_bytes()
+        return TrainerOutcome.model_validate_json(raw)
+    except gexc.NotFound:
+        return None
+    except ValidationError as exc:
+        logs.warning("outcome.json is not a schema-1 outcome; ignored", problems=exc.error_count())
+        return None
+    except Exception as exc:  # noqa: BLE001 — see above: storage trouble costs the detail, not the record
+        logs.warning("outcome.json not read", error=exc.__class__.__name__)
+        return None
 
 
 def metrics_summary(metrics: dict[str, Any]) -> dict[str, Any] | None:
