@@ -5,6 +5,7 @@ Tests that need it are marked `@pytest.mark.integration` (`make unit` deselects 
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -27,6 +28,17 @@ def _interrupt_on_sigterm(signum: int, frame: object) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     config.addinivalue_line("markers", "integration: needs the local cloud (processes on loopback ports)")
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    # The CLI loads a target's env file into os.environ (the Google clients read it from there); run in
+    # process by a test, that must not leak a store or emulator variable into the next test's settings.
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")
