@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from cli.runs_show import FORECASTS, MEASURES
 from cli.target import DEFAULT_ENV_FILE, Target, load_target
 from shared.notify.figures import money
 from shared.notify.slack_text import duration
@@ -116,10 +117,12 @@ def runs_compare(store: RunStore, first: str, second: str) -> str:
         return "-" if found is None else _shown(found)
 
     rows: list[tuple[str, ...]] = [(key, value(runs[0], key), value(runs[1], key)) for key in COMPARED]
-    for forecast in ("model", "naive_last_value", "moving_average"):
-        for measure in ("rmse", "mape", "directional_accuracy"):
-            values = [((run.metrics_summary or {}).get(forecast) or {}).get(measure, "-") for run in runs]
-            rows.append((f"{forecast}.{measure}", *(_shown(v) for v in values)))
+    summaries = [run.metrics_summary or {} for run in runs]
+    for forecast in FORECASTS:
+        for measure in MEASURES:
+            values = [(summary.get(forecast) or {}).get(measure) for summary in summaries]
+            if any(v is not None for v in values):  # a measure neither run's schema has is no row
+                rows.append((f"{forecast}.{measure}", *("-" if v is None else _shown(v) for v in values)))
     return table(rows, ("field", first, second))
 
 

@@ -15,6 +15,9 @@ from shared.notify.slack_text import console_url, duration
 from shared.runs.record import Prediction, RunRecord
 
 FORECASTS = ("model", "naive_last_value", "drift", "moving_average", "majority_direction")
+# Metrics schema 2 scores returns (rmse_return, mase); schema 1 scored prices (rmse, mape). Both are shown
+# where present, so an old run stays readable beside a new one.
+MEASURES = ("rmse_return", "mase", "rmse", "mape", "directional_accuracy")
 
 
 def _block(title: str, rows: list[tuple[str, Any]]) -> str:
@@ -25,7 +28,7 @@ def _block(title: str, rows: list[tuple[str, Any]]) -> str:
 
 def _metrics(summary: dict[str, Any]) -> str:
     model = summary.get("model") or {}
-    measures = [m for m in ("rmse_return", "mase", "rmse", "mape", "directional_accuracy") if m in model]
+    measures = [m for m in MEASURES if m in model]
     header = ("forecast", *measures, "model has edge")
     rows = []
     for name in FORECASTS:
