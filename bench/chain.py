@@ -31,7 +31,7 @@ from shared.polling import poll
 RUNS = 3
 GOAL_SECONDS = 3.0
 PROVISION_SECONDS = 1.0  # local/services/jobservice.py: --provision-seconds
-END_DELAY_SECONDS = 3.0  # local.services.cloud.Timings.vertex_end_delay
+END_DELAY_SECONDS = 3.0  # local.services.triggers.Timings.vertex_end_delay
 # Versions of the tiny trainer, byte-identical per version, so the local Vertex builds each one's
 # environment once per machine (.cache/vertex-envs) rather than inside the measured time every run.
 VERSIONS = tuple(f"0.9.{i}" for i in range(1, RUNS + 1))

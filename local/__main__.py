@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from local.services.cloud import REPO_ROOT, SERVICES, down, recorded_state
+from local.services.cloud import REPO_ROOT, SERVICES
+from local.services.cloud_state import down, recorded_state
 from local.services.daemon import REQUESTS_DIR, WIPE_REQUEST, wipe
 from local.services.processes import log_tail, process_start_time
 from shared.polling import PollTimeout, poll

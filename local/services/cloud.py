@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -18,14 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from deploy import spec as deploy_spec
 from deploy import topology
-from local.services import clients, gcs, jobservice, mongo, postgres, projectapis, pubsub
+from local.services import clients, cloud_state, gcs, jobservice, mongo, postgres, projectapis, pubsub, triggers
 from local.services.functions import start_function
-from local.services.processes import ManagedProcess, ProcessStartError, process_start_time, stop_recorded
+from local.services.processes import ManagedProcess, ProcessStartError
 from local.services.supervisor import Supervisor
+from local.services.triggers import Timings
 from local.standins import slack
-from local.standins.eventarc import Route, Routes, start_eventarc
+from local.standins.eventarc import start_eventarc
 from local.standins.postgrest import start_postgrest
-from local.standins.scheduler import Jobs, ScheduledJob, start_scheduler
+from local.standins.scheduler import start_scheduler
 from shared.config import logs
 
 if TYPE_CHECKING:
@@ -43,12 +41,6 @@ NEEDS = {
     "scheduler": {"pubsub"},
     "postgrest": {"postgres"},
 }
-STATE_FILE = "cloud.json"
-# The variables that are Secret Manager secrets in production; locally the stand-ins' endpoints.
-_LOCAL_SECRETS = sorted({secret.env for spec in deploy_spec.FUNCTIONS for secret in spec.secrets})
-# The one setting the local cloud adds beyond a function's deploy spec: the reconciler's threshold, shortened
-# to match the local scheduler's ticks (production leaves it at its default).
-RECONCILE_AFTER = "FLEXRUN_RECONCILE_AFTER"
 
 
 def default_services() -> tuple[str, ...]:
@@ -57,24 +49,6 @@ def default_services() -> tuple[str, ...]:
     if not postgres.available():
         left_out |= {"postgres", "postgrest"}
     return tuple(s for s in SERVICES if s not in left_out)
-
-
-@dataclass(frozen=True)
-class Timings:
-    """How long the local cloud's documented delays last: production's, shortened so tests don't wait minutes.
-
-    Each keeps production's order of events; only the length changes. `vertex_end_delay`: a job's last
-    `service` log line → its terminal state and error (Vertex: "about one minute"); the Eventarc backoff
-    between redeliveries (production: 10 s → 600 s); the reconciler's Cloud Scheduler period
-    (production: every 10 minutes) and how long a run must be open before it reads its job
-    (FLEXRUN_RECONCILE_AFTER, production: 15 minutes).
-    """
-
-    vertex_end_delay: float = 3.0
-    eventarc_min_backoff: float = 0.5
-    eventarc_max_backoff: float = 10.0
-    reconcile_every: float = 3.0
-    reconcile_after: int = 5  # whole seconds (the duration grammar); past a live event's own retries
 
 
 class LocalCloud:
@@ -213,15 +187,7 @@ class LocalCloud:
         if "vertex" in selected:
             self.env["VERTEX_AI_API_ENDPOINT"] = self.endpoints["vertex"]
         if "functions" in selected:
-            # Secrets in production come from Secret Manager; locally from the stand-ins that serve them.
-            secrets = {name: self.env[name] for name in _LOCAL_SECRETS if name in self.env}
-            self.function_envs = {
-                spec.name: {**deploy_spec.local_env(spec, secrets, self.env), **self.function_env}
-                for spec in deploy_spec.FUNCTIONS
-            }
-            # The reconciler's threshold is left at its default in production; locally it matches the ticks.
-            for spec in _ticked():
-                self.function_envs[spec.name].setdefault(RECONCILE_AFTER, str(self.timings.reconcile_after))
+            self.function_envs = triggers.function_envs(self.env, self.function_env, self.timings)
             self.function_urls = self._parallel(
                 {
                     spec.name: partial(
@@ -237,26 +203,11 @@ class LocalCloud:
             )
             self.endpoints.update({f"function:{name}": url for name, url in self.function_urls.items()})
         if "eventarc" in selected:
-            routes = Routes(
-                pubsub_host=self.env["PUBSUB_EMULATOR_HOST"],
-                project=topology.PROJECT_ID,
-                package_bucket=topology.PACKAGE_BUCKET,
-                routes=tuple(
-                    Route(spec.name, spec.subscription, spec.topic, spec.event_type, self.function_urls[spec.name])
-                    for spec in deploy_spec.FUNCTIONS
-                ),
-                min_backoff=self.timings.eventarc_min_backoff,
-                max_backoff=self.timings.eventarc_max_backoff,
-            )
+            routes = triggers.eventarc_routes(self.env["PUBSUB_EMULATOR_HOST"], self.function_urls, self.timings)
             self._run(start_eventarc(sd, sys.executable, REPO_ROOT, routes))
         if "scheduler" in selected:
-            jobs = tuple(
-                ScheduledJob(spec.schedule.job, spec.topic, self.timings.reconcile_every, spec.schedule.message_body,
-                             dict(spec.schedule.attributes))
-                for spec in _ticked() if spec.schedule is not None
-            )  # fmt: skip
-            self._run(start_scheduler(sd, sys.executable, REPO_ROOT, Jobs(self.env["PUBSUB_EMULATOR_HOST"],
-                                                                         topology.PROJECT_ID, jobs)))  # fmt: skip
+            jobs = triggers.scheduler_jobs(self.env["PUBSUB_EMULATOR_HOST"], self.timings)
+            self._run(start_scheduler(sd, sys.executable, REPO_ROOT, jobs))
 
     def _parallel(self, tasks: Mapping[str, Callable[[], tuple[ManagedProcess, str]]]) -> dict[str, str]:
         """Run start functions concurrently; keep every process that started, then raise a failure."""
@@ -301,37 +252,13 @@ class LocalCloud:
             postgres.remove_data(self.state_dir)
             (self.state_dir / pubsub.BACKLOG_FILE).unlink(missing_ok=True)
             shutil.rmtree(self.state_dir / "gcs", ignore_errors=True)
-        for name in (STATE_FILE, "env"):  # a stale env file would point clients at dead ports
-            (self.state_dir / name).unlink(missing_ok=True)
+        cloud_state.forget(self.state_dir)
 
     def _write_state(self) -> None:
-        exports = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in sorted(self.env.items()))
-        _write_atomically(self.state_dir / "env", exports)
-        state = {
-            "state_dir": str(self.state_dir),
-            "written_at": time.time(),
-            "ready": self.ready,
-            "daemon": self.daemon,
-            "endpoints": self.endpoints,
-            "env": self.env,
-            # Names only: a test's override may hold a secret, and this file is read by anyone.
-            "function_variables": {name: sorted(env) for name, env in self.function_envs.items()},
-            "processes": [
-                {
-                    "name": p.name,
-                    "tier": tier,
-                    "pid": p.pid,
-                    "start_time": process_start_time(p.pid),
-                    "ready_seconds": p.ready_seconds,
-                    "stop_grace": p.stop_grace,
-                    "log": str(p.log_path),
-                }
-                for tier, members in enumerate(self.tiers)
-                for p in members
-                if p.pid is not None
-            ],
-        }
-        _write_atomically(self.state_dir / STATE_FILE, json.dumps(state, indent=2) + "\n")
+        cloud_state.write(
+            self.state_dir, env=self.env, ready=self.ready, daemon=self.daemon, endpoints=self.endpoints,
+            function_envs=self.function_envs, tiers=self.tiers,
+        )  # fmt: skip
 
     # Faults for the chaos tests: one service down for a while, then back with its port and data.
     def process(self, name: str) -> ManagedProcess:
@@ -389,44 +316,9 @@ class LocalCloud:
             return [entry["payload"] for entry in json.load(response)]
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Readers (`python -m local up` polls cloud.json while the cloud starts) never see half a file."""
-    partial_path = path.with_name(f".{path.name}.partial")
-    partial_path.write_text(text)
-    partial_path.replace(path)
-
-
-def _ticked() -> list[deploy_spec.FunctionSpec]:
-    """The functions the local Cloud Scheduler ticks: the reconciler (the nightly run is published by hand)."""
-    return [spec for spec in deploy_spec.FUNCTIONS if spec.topic == topology.RECONCILE_REQUESTS_TOPIC]
-
-
 def _lost_a_port_race(error: ProcessStartError) -> bool:
     text = str(error).lower()
     return "address already in use" in text or "bind: address" in text
-
-
-def down(state_dir: Path | str) -> list[str]:
-    """Stop a cloud another process started, by the PIDs it recorded, when its supervising process is
-    gone (`python -m local down` asks that process first: local/__main__.py). The data stays."""
-    state_path = Path(state_dir) / STATE_FILE
-    if not state_path.exists():
-        return []
-    state = json.loads(state_path.read_text())
-    stopped: list[str] = []
-    entries = state.get("processes", [])
-    for tier in sorted({entry.get("tier", 0) for entry in entries}, reverse=True):
-        members = [entry for entry in entries if entry.get("tier", 0) == tier]
-        with ThreadPoolExecutor(max_workers=len(members)) as pool:
-            done = pool.map(_stop_entry, members)
-            stopped += [entry["name"] for entry, ok in zip(members, list(done), strict=True) if ok]
-    state_path.unlink(missing_ok=True)
-    (Path(state_dir) / "env").unlink(missing_ok=True)
-    return stopped
-
-
-def _stop_entry(entry: dict[str, Any]) -> bool:
-    return stop_recorded(int(entry["pid"]), entry.get("start_time"), float(entry.get("stop_grace", 10.0)))
 
 
 def _stop_together(processes: list[ManagedProcess]) -> None:
@@ -435,8 +327,3 @@ def _stop_together(processes: list[ManagedProcess]) -> None:
     elif processes:
         with ThreadPoolExecutor(max_workers=len(processes)) as pool:
             list(pool.map(lambda process: process.stop(), processes))
-
-
-def recorded_state(state_dir: Path | str) -> dict[str, Any] | None:
-    path = Path(state_dir) / STATE_FILE
-    return json.loads(path.read_text()) if path.exists() else None

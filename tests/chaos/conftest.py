@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from local.demo import chain
-from local.services.cloud import REPO_ROOT, LocalCloud, Timings
+from local.services.cloud import REPO_ROOT, LocalCloud
+from local.services.triggers import Timings
 from local.standins.faultproxy import FaultProxy
 from local.standins.postgrest import start_postgrest
 from tests.chaos import kit

@@ -15,7 +15,8 @@ import pytest
 from deploy import topology
 from deploy.spec import FUNCTIONS, LOCAL_ENDPOINTS
 from local.demo import chain
-from local.services.cloud import RECONCILE_AFTER, LocalCloud
+from local.services.cloud import LocalCloud
+from local.services.triggers import RECONCILE_AFTER
 from shared.config.settings import Settings
 from shared.packages.manifest import SCHEMA_VERSION as MANIFEST_SCHEMA_VERSION
 from shared.polling import poll

@@ -12,7 +12,8 @@ import pytest
 
 from deploy import topology
 from deploy.spec import FUNCTIONS, LOCAL_ENDPOINTS, FunctionSpec, Trigger
-from local.services.cloud import RECONCILE_AFTER, LocalCloud
+from local.services.cloud import LocalCloud
+from local.services.triggers import RECONCILE_AFTER
 from shared.config.settings import Settings
 
 pytestmark = pytest.mark.integration
