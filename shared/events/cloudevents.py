@@ -120,10 +120,16 @@ def parse_pubsub_message(event: CloudEventLike) -> PubsubMessage:
     except Exception as exc:  # bad base64 and bad shapes both land here
         raise InvalidEvent(f"event data is not a MessagePublishedData: {exc}") from None
     message = published.message
+    if not message.message_id:
+        # Pub/Sub assigns every message its ID at publish and delivers it with the message (PubsubMessage
+        # reference: "assigned by the server when the message is published ... may be read by a subscriber
+        # that receives a PubsubMessage via a Pull call or a push delivery"). Without one this is no
+        # delivery, and an empty message is otherwise a valid run request (run with defaults).
+        raise InvalidEvent("event data has no message.messageId: not a Pub/Sub message delivery")
     return PubsubMessage(
         data=bytes(message.data),
         attributes=dict(message.attributes),
-        message_id=message.message_id or str(event.get("id") or ""),
+        message_id=message.message_id,
         publish_time=_as_datetime(message.publish_time),
         subscription=published.subscription,
     )

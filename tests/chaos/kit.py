@@ -99,6 +99,14 @@ def run_request(run_key: str, **extra: Any) -> dict[str, Any]:
 
 
 def jobs_for(cloud: LocalCloud, run_key: str) -> list[Any]:
+    return _list_jobs(cloud, f'labels.run_key="{run_key}"')
+
+
+def job_count(cloud: LocalCloud) -> int:
+    return len(_list_jobs(cloud, ""))
+
+
+def _list_jobs(cloud: LocalCloud, label_filter: str) -> list[Any]:
     from google.api_core.exceptions import ServiceUnavailable, TooManyRequests
     from google.api_core.retry import Retry, if_exception_type
     from google.auth.credentials import AnonymousCredentials
@@ -112,7 +120,7 @@ def jobs_for(cloud: LocalCloud, run_key: str) -> list[Any]:
     parent = f"projects/{topology.PROJECT_ID}/locations/{topology.REGION}"
     # The test's own reads ride out the 429/503 faults armed on the local Vertex for the functions.
     retry = Retry(predicate=if_exception_type(TooManyRequests, ServiceUnavailable), initial=0.2, timeout=30)
-    request = {"parent": parent, "filter": f'labels.run_key="{run_key}"'}
+    request = {"parent": parent, "filter": label_filter}
     return list(client.list_custom_jobs(request=request, retry=retry))
 
 

@@ -83,6 +83,14 @@ def test_pubsub_message_keeps_data_attributes_and_id():
     assert (message.json(), message.attributes, message.message_id) == ({"a": 1}, {"schedule": "nightly"}, "77")
 
 
+@pytest.mark.parametrize("message", [{}, {"k": [None]}, {"data": ""}, None])
+def test_a_message_without_a_message_id_is_no_pubsub_delivery_and_never_an_empty_run_request(message):
+    # Pub/Sub gives every delivered message its ID; an empty message with one is a valid run request.
+    event = CloudEvent({"type": PUBSUB_PUBLISHED, "source": "s", "id": "3"}, {"message": message})
+    with pytest.raises(InvalidEvent, match="messageId"):
+        parse_pubsub_message(event)
+
+
 def test_bad_base64_is_an_invalid_event():
     event = CloudEvent({"type": PUBSUB_PUBLISHED, "source": "s", "id": "3"}, {"message": {"data": "@@not base64@@"}})
     with pytest.raises(InvalidEvent):
