@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -115,6 +118,7 @@ def parse_pubsub_message(event: CloudEventLike) -> PubsubMessage:
 
     _require_type(event, PUBSUB_PUBLISHED)
     raw = _event_data_json(event)
+    _require_base64_data(raw)
     try:
         published = MessagePublishedData.from_json(raw, ignore_unknown_fields=True)
     except Exception as exc:  # bad base64 and bad shapes both land here
@@ -133,6 +137,30 @@ def parse_pubsub_message(event: CloudEventLike) -> PubsubMessage:
         publish_time=_as_datetime(message.publish_time),
         subscription=published.subscription,
     )
+
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/\-_]*={0,2}")
+
+
+def _require_base64_data(raw: str) -> None:
+    """`message.data` must be base64 as proto3 JSON defines it (standard or URL-safe, padding optional).
+
+    protobuf's JSON parser drops characters outside the alphabet, so `"%%%"` or `"####===="` decode to
+    empty data, which is a valid run request ("run with defaults"): a malformed message must never be one.
+    """
+    try:
+        data = json.loads(raw).get("message", {}).get("data")
+    except (json.JSONDecodeError, AttributeError):
+        return  # not an object: MessagePublishedData.from_json refuses it with its own words
+    if data is None:
+        return
+    if not isinstance(data, str) or not _BASE64.fullmatch(data):
+        raise InvalidEvent("message.data is not base64")
+    text = data.replace("-", "+").replace("_", "/").rstrip("=")
+    try:
+        base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidEvent("message.data is not base64") from None
 
 
 def event_time(event: CloudEventLike) -> datetime | None:

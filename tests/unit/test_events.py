@@ -91,10 +91,20 @@ def test_a_message_without_a_message_id_is_no_pubsub_delivery_and_never_an_empty
         parse_pubsub_message(event)
 
 
-def test_bad_base64_is_an_invalid_event():
-    event = CloudEvent({"type": PUBSUB_PUBLISHED, "source": "s", "id": "3"}, {"message": {"data": "@@not base64@@"}})
+@pytest.mark.parametrize("data", ["@@not base64@@", "%%%", "####====", "\u00fc", "e30=x", 7])
+def test_bad_base64_is_an_invalid_event_never_empty_data(data):
+    # protobuf's JSON parser would drop the bad characters: "%%%" would be empty data, a valid run request.
+    message = {"data": data, "messageId": "1"}
+    event = CloudEvent({"type": PUBSUB_PUBLISHED, "source": "s", "id": "3"}, {"message": message})
     with pytest.raises(InvalidEvent):
         parse_pubsub_message(event)
+
+
+@pytest.mark.parametrize("data", ["e30=", "e30", "eyJhIjogMX0=", "-_-_"])
+def test_standard_and_url_safe_base64_with_or_without_padding_is_read(data):
+    message = {"data": data, "messageId": "1"}
+    event = CloudEvent({"type": PUBSUB_PUBLISHED, "source": "s", "id": "3"}, {"message": message})
+    assert parse_pubsub_message(event).message_id == "1"
 
 
 def test_vertex_service_log_entry_names_the_job():
