@@ -184,6 +184,7 @@ LEFT_AT_DEFAULT = frozenset(
         "flexrun_max_inflation_ratio",
         "flexrun_denied_requirements",
         "flexrun_max_event_age",
+        "flexrun_validation_wait",
         "flexrun_fallback_chain",
         "flexrun_fallback_order",
         "flexrun_fallback_on",
