@@ -249,7 +249,7 @@ def b64(raw: bytes) -> str:
         (b64(b'{"run_key": "it-sub-poison-1", "max_wait": "two hours"}'), "invalid_run_request", "max_wait"),
         (b64(b'{"run_key": "it-sub-poison-2", "gpu": {"type": "NVIDIA_GTX_1080"}}'), "invalid_run_request", "gpu.type"),
         (b64(b'{"run_key": "it-sub-poison-3", "timeout": 604801}'), "invalid_run_request", "timeout"),
-        ("!!not*base64", "invalid_event", "MessagePublishedData"),
+        ("!!not*base64", "invalid_event", "message.data is not base64"),
     ],
 )
 def test_malformed_messages_are_acknowledged_logged_and_recorded(
