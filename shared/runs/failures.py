@@ -5,8 +5,8 @@ FLEX_START wait is `expired`), the Slack hint and the fallback decision (fallbac
 `classify`. It decides from codes first — the Vertex `JobState`, the replica's exit code, the
 `google.rpc` code of the job's error, the HTTP status of a refusal — and reads text only through
 `_PATTERNS`, one table whose rows each cite the Google message they match
-(/work/shared/reference/google-facts.md has the texts and their sources; the local Vertex stand-in
-writes the same texts, local/standins/vertex/messages.py).
+(the team's reference notes, shared/reference/google-facts.md beside the repository, have the texts
+and their sources; the local Vertex stand-in writes the same texts, local/standins/vertex/messages.py).
 """
 
 from __future__ import annotations
