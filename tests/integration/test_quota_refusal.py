@@ -80,4 +80,5 @@ def test_a_run_planned_with_quota_keeps_its_job_when_a_later_snapshot_says_zero(
     assert created.action == "created" and redelivered.action == "duplicate"
     assert redelivered.job_name == created.job_name and not notifier.sent
     record = submitter.store.get("it-quota-planned", 1)
-    assert record.state == "queued" and record.skipped_steps == []
+    # The session cloud's job-state may already have recorded the job's first log line (pending).
+    assert record.state in ("queued", "pending") and record.skipped_steps == []
