@@ -13,23 +13,17 @@ attempts whose `next_attempt` has no record.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.cloud.publisher import Publisher
 from shared.config import logs
 from shared.config.settings import Settings
-from shared.errors import InvalidRunRequest
 from shared.events.cloudevents import PubsubMessage
-from shared.runs import fallback
+from shared.runs import fallback, internal_messages
 from shared.runs.record import RunChanges, RunRecord
 from shared.runs.states import RunState
 from shared.stores.base import RunStore
 
-# The Pub/Sub attribute that tells submit-run a message is a continuation, not a person's run message.
-KIND_ATTRIBUTE = "flexrun_kind"
 KIND = "continuation"
 SCHEMA_VERSION = 1
 
@@ -45,15 +39,11 @@ class Continuation(BaseModel):
 
 
 def is_continuation(message: PubsubMessage) -> bool:
-    return message.attributes.get(KIND_ATTRIBUTE) == KIND
+    return internal_messages.is_kind(message, KIND)
 
 
 def parse_continuation(message: PubsubMessage) -> Continuation:
-    try:
-        payload: Any = message.json()
-        return Continuation.model_validate(payload)
-    except (ValueError, ValidationError) as exc:
-        raise InvalidRunRequest(f"invalid continuation message: {str(exc)[:500]}") from None
+    return internal_messages.parse(message, Continuation, KIND)
 
 
 def retry_policy(settings: Settings) -> tuple[frozenset[str], int]:
@@ -120,7 +110,4 @@ def continue_elsewhere(record: RunRecord, *, settings: Settings, store: RunStore
 
 
 def publish(publisher: Publisher, continuation: Continuation) -> str:
-    attributes = {KIND_ATTRIBUTE: KIND, "run_key": continuation.run_key, "attempt": str(continuation.attempt)}
-    if continuation.correlation_id:
-        attributes["correlation_id"] = continuation.correlation_id
-    return publisher.publish(json.dumps(continuation.model_dump(exclude_none=True)).encode(), attributes)
+    return internal_messages.publish(publisher, KIND, continuation)

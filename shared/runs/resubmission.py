@@ -10,15 +10,11 @@ before it died is found by its labels and adopted, so a duplicate or late resubm
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.cloud.publisher import Publisher
-from shared.errors import InvalidRunRequest
 from shared.events.cloudevents import PubsubMessage
-from shared.runs.continuation import KIND_ATTRIBUTE
+from shared.runs import internal_messages
 from shared.runs.fallback import Resolved
 from shared.runs.record import RunRecord
 
@@ -36,15 +32,11 @@ class Resubmission(BaseModel):
 
 
 def is_resubmission(message: PubsubMessage) -> bool:
-    return message.attributes.get(KIND_ATTRIBUTE) == KIND
+    return internal_messages.is_kind(message, KIND)
 
 
 def parse_resubmission(message: PubsubMessage) -> Resubmission:
-    try:
-        payload: Any = message.json()
-        return Resubmission.model_validate(payload)
-    except (ValueError, ValidationError) as exc:
-        raise InvalidRunRequest(f"invalid resubmission message: {str(exc)[:500]}") from None
+    return internal_messages.parse(message, Resubmission, KIND)
 
 
 def claimed_step(record: RunRecord) -> Resolved:
@@ -55,7 +47,4 @@ def claimed_step(record: RunRecord) -> Resolved:
 
 def publish(publisher: Publisher, record: RunRecord) -> str:
     wanted = Resubmission(run_key=record.run_key, attempt=record.attempt, correlation_id=record.correlation_id)
-    attributes = {KIND_ATTRIBUTE: KIND, "run_key": wanted.run_key, "attempt": str(wanted.attempt)}
-    if wanted.correlation_id:
-        attributes["correlation_id"] = wanted.correlation_id
-    return publisher.publish(json.dumps(wanted.model_dump(exclude_none=True)).encode(), attributes)
+    return internal_messages.publish(publisher, KIND, wanted)
