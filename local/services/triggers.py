@@ -23,10 +23,12 @@ class Timings:
     """How long the local cloud's documented delays last: production's, shortened so tests don't wait minutes.
 
     Each keeps production's order of events; only the length changes. `vertex_end_delay`: a job's last
-    `service` log line → its terminal state and error (Vertex: "about one minute"); the Eventarc backoff
-    between redeliveries (production: 10 s → 600 s); the reconciler's Cloud Scheduler period
-    (production: every 10 minutes) and how long a run must be open before it reads its job
-    (FLEXRUN_RECONCILE_AFTER, production: 15 minutes).
+    `service` log line → its terminal state and error (Vertex: "About one minute after a job ends, Vertex
+    AI sets the error code", cloud.google.com/vertex-ai/docs/training/understanding-training-service);
+    the Eventarc backoff between redeliveries (production: 10 s → 600 s,
+    cloud.google.com/eventarc/docs/retry-events); the reconciler's Cloud Scheduler period (ours:
+    every 10 minutes in deploy/spec.py) and how long a run must be open before it reads its job
+    (FLEXRUN_RECONCILE_AFTER, default 15 minutes).
     """
 
     vertex_end_delay: float = 3.0
