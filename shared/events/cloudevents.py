@@ -127,7 +127,8 @@ def parse_pubsub_message(event: CloudEventLike) -> PubsubMessage:
     if not message.message_id:
         # Pub/Sub assigns every message its ID at publish and delivers it with the message (PubsubMessage
         # reference: "assigned by the server when the message is published ... may be read by a subscriber
-        # that receives a PubsubMessage via a Pull call or a push delivery"). Without one this is no
+        # that receives a PubsubMessage via a Pull call or a push delivery", cloud.google.com/pubsub/docs/
+        # reference/rest/v1/PubsubMessage). Without one this is no
         # delivery, and an empty message is otherwise a valid run request (run with defaults).
         raise InvalidEvent("event data has no message.messageId: not a Pub/Sub message delivery")
     return PubsubMessage(
