@@ -35,13 +35,12 @@ IGNORED_FILES = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
 IMPORT_PROVIDERS: dict[str, str] = {
     "functions_framework": "functions-framework",
     "cloudevents": "cloudevents",
-    "google.events": "google-events",
     "google.cloud.storage": "google-cloud-storage",
     "google.cloud.pubsub_v1": "google-cloud-pubsub",
     "google.api_core": "google-cloud-storage",
     "google.auth": "google-cloud-storage",
     "requests": "google-cloud-storage",  # google-auth's transport, which google-cloud-storage requires
-    "google.protobuf": "google-events",
+    "google.protobuf": "google-cloud-storage",  # through google-api-core
     "google.cloud.aiplatform_v1": "google-cloud-aiplatform",
     "google.cloud.cloudquotas_v1": "google-cloud-quotas",
     "google.cloud.aiplatform": "google-cloud-aiplatform",
