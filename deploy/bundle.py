@@ -45,7 +45,6 @@ IMPORT_PROVIDERS: dict[str, str] = {
     "google.cloud.cloudquotas_v1": "google-cloud-quotas",
     "google.cloud.aiplatform": "google-cloud-aiplatform",
     "pydantic": "pydantic",
-    "pydantic_settings": "pydantic-settings",
     "pymongo": "pymongo",
     "bson": "pymongo",
     "slack_sdk": "slack-sdk",

@@ -32,7 +32,7 @@ STEP = fallback.Resolved(
 
 
 def settings(**values: object) -> Settings:
-    return Settings(_env_file=None, gcp_project_id="acme-ml", gcp_region="europe-west4", **values)  # type: ignore[call-arg]
+    return Settings(gcp_project_id="acme-ml", gcp_region="europe-west4", **values)
 
 
 def test_a_default_run_sends_a_container_spec_with_our_artifact_registry_image_and_the_launcher_args():

@@ -19,7 +19,7 @@ from tests.cloud_fakes import Slack, Topic, Vertex
 from tests.memory_store import MemoryRunStore
 from tests.records import CLAIMED, a_record
 
-SETTINGS = Settings(_env_file=None, gcp_project_id="p")  # type: ignore[call-arg]
+SETTINGS = Settings(gcp_project_id="p")
 L4 = {"gpu_type": "NVIDIA_L4", "gpu_count": 1, "machine_type": "g2-standard-4", "strategy": "FLEX_START",
       "max_wait": 1800}  # fmt: skip
 CHAIN = [{**L4, "region": "us-central1"}, {**L4, "region": "us-east4"}]

@@ -27,7 +27,7 @@ QUOTA = (
 )
 STOCKOUT = "Resources are insufficient in region: us-central1. Try a different region or use a different accelerator."
 CHAIN = ["H100@us-central1:FLEX_START", "H100@us-east4:FLEX_START"]
-SETTINGS = Settings(_env_file=None, gcp_project_id="p", vertex_ai_gpu_type="NVIDIA_H100_80GB",  # type: ignore[call-arg]
+SETTINGS = Settings(gcp_project_id="p", vertex_ai_gpu_type="NVIDIA_H100_80GB",
                     vertex_ai_machine_type="a3-highgpu-1g")  # fmt: skip
 MANIFEST = Manifest(entries=[ManifestEntry(version="0.0.1", status="validated", generation=1, uri="gs://b/p.tar.gz",
                                            object_name="packages/p.tar.gz", sha256="ab" * 32)])  # fmt: skip

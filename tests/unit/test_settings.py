@@ -8,7 +8,7 @@ from pydantic import SecretStr
 
 from shared.cloud import wiring
 from shared.config import logs
-from shared.config.settings import load_settings
+from shared.config.settings import Settings, load_settings
 from shared.errors import ConfigurationError
 
 WEBHOOK = "hooks.slack.example/services/T0UNIT/B0UNIT/unitWEBHOOKsecret81f3"
@@ -93,3 +93,22 @@ def test_a_misspelt_fallback_class_fails_at_start_instead_of_never_falling_back(
     env.setenv("FLEXRUN_FALLBACK_ON", "stockout,quota_exeeded")
     with pytest.raises(ConfigurationError, match="FLEXRUN_FALLBACK_ON.*quota_exeeded"):
         load_settings()
+
+
+def test_settings_read_each_field_from_its_variable_in_any_case_and_explicit_values_win(env):
+    # The rules pydantic-settings' BaseSettings(case_sensitive=False) applied, kept without importing it.
+    env.setenv("gcp_region", "europe-west4")
+    env.setenv("FLEXRUN_MAX_EVENT_AGE", "2h")
+    env.setenv("GCP_STAGING_BUCKET", "staging")
+    env.setenv("NOT_A_SETTING", "ignored")
+    settings = Settings(GCP_BUCKET_NAME="given", gcp_staging_bucket=None)
+    assert (settings.gcp_project_id, settings.gcp_region, settings.flexrun_max_event_age) == ("p", "europe-west4", 7200)
+    assert (settings.gcp_bucket_name, settings.gcp_staging_bucket) == ("given", None)
+    assert Settings.model_validate({"gcp_region": "us-east1"}).gcp_project_id == "p"
+
+
+def test_a_bad_variable_is_refused_naming_it(env):
+    env.setenv("VERTEX_AI_GPU_COUNT", "two")
+    with pytest.raises(ConfigurationError, match="VERTEX_AI_GPU_COUNT"):
+        load_settings()
+    assert Settings(vertex_ai_gpu_count=1).vertex_ai_gpu_count == 1  # an explicit value replaces the variable

@@ -20,7 +20,7 @@ from tests.cloud_fakes import Slack, Storage, Topic
 from tests.memory_store import MemoryRunStore
 from tests.records import CLAIMED, a_record
 
-SETTINGS = Settings(_env_file=None, gcp_project_id="p")  # type: ignore[call-arg]
+SETTINGS = Settings(gcp_project_id="p")
 OUTCOME_URI = CLAIMED["output_uri"].rstrip("/") + "/model/outcome.json"
 LINE = "prices.csv: row 17 (SPX 2016-03-02): high 2001.5 < low 2010.0"
 WRITTEN = {"schema_version": 1, "status": "failed", "exit_code": 3, "reason": "data_error",

@@ -16,7 +16,7 @@ from shared.runs.submit_run import handle_run_request
 from tests.cloud_fakes import Vertex
 from tests.memory_store import MemoryRunStore
 
-SETTINGS = Settings(_env_file=None, gcp_project_id="p", vertex_ai_gpu_type="NVIDIA_L4",  # type: ignore[call-arg]
+SETTINGS = Settings(gcp_project_id="p", vertex_ai_gpu_type="NVIDIA_L4",
                     vertex_ai_machine_type="g2-standard-4")  # fmt: skip
 VALIDATED = ManifestEntry(version="0.1.0", status="validated", generation=1, uri="gs://b/p-0.1.0.tar.gz",
                           object_name="packages/p-0.1.0.tar.gz", sha256="ab" * 32)  # fmt: skip
