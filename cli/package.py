@@ -83,7 +83,7 @@ def upload(
 
     target = _target(ctx)
     size = path.stat().st_size
-    blob = target.bucket.blob(target.settings.flexrun_packages_prefix + (name or path.name))
+    blob = target.upload_bucket.blob(target.settings.flexrun_packages_prefix + (name or path.name))
     blob.metadata = {"uploader": uploader, **({ALLOW_OLDER_KEY: "true"} if allow_older else {})}
     if size > RESUMABLE_THRESHOLD:
         blob.chunk_size = RESUMABLE_THRESHOLD

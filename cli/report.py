@@ -17,7 +17,7 @@ PLOTS_SHOWN = 6  # the newest runs' forecast plots; each PNG is ~100 kB inline
 
 def read_plots(storage: Any, runs: list[dict[str, Any]], limit: int = PLOTS_SHOWN) -> dict[str, bytes]:
     """`RUN_KEY#ATTEMPT` → forecast.png bytes for the newest runs whose plot storage still has."""
-    from google.api_core import exceptions as gexc
+    from shared.cloud.http import ApiError
 
     plots: dict[str, bytes] = {}
     for run in runs:
@@ -27,7 +27,7 @@ def read_plots(storage: Any, runs: list[dict[str, Any]], limit: int = PLOTS_SHOW
         bucket, _, name = uri.removeprefix("gs://").partition("/")
         try:
             plots[f"{run['run_key']}#{run.get('attempt', 1)}"] = storage.bucket(bucket).blob(name).download_as_bytes()
-        except (gexc.GoogleAPICallError, OSError):
+        except (ApiError, OSError):
             continue  # an expired or unreadable object: the page says which runs have no plot
     return plots
 

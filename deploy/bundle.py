@@ -31,16 +31,18 @@ COPIED_FILES = ("image/requirements.lock",)
 IGNORED_FILES = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
 
 # Top-level import name → the root requirements.txt distribution that provides it. Names provided
-# transitively (google.api_core comes with google-cloud-storage) map to the requirement that brings them.
+# transitively (google.api_core comes with google-cloud-pubsub) map to the requirement that brings them.
 IMPORT_PROVIDERS: dict[str, str] = {
     "functions_framework": "functions-framework",
     "cloudevents": "cloudevents",
     "google.cloud.storage": "google-cloud-storage",
     "google.cloud.pubsub_v1": "google-cloud-pubsub",
-    "google.api_core": "google-cloud-storage",
-    "google.auth": "google-cloud-storage",
-    "requests": "google-cloud-storage",  # google-auth's transport, which google-cloud-storage requires
-    "google.protobuf": "google-cloud-storage",  # through google-api-core
+    # No function imports google-cloud-storage (shared/cloud/gcs.py speaks its JSON API), so what it used
+    # to bring is named here: google-auth directly, google-api-core (and its requests) with Pub/Sub's client.
+    "google.api_core": "google-cloud-pubsub",
+    "google.auth": "google-auth",
+    "requests": "google-cloud-pubsub",  # google-auth's transport; google-api-core, which pubsub requires, requires it
+    "google.protobuf": "google-cloud-pubsub",  # through google-api-core
     "google.cloud.aiplatform_v1": "google-cloud-aiplatform",
     "google.cloud.cloudquotas_v1": "google-cloud-quotas",
     "google.cloud.aiplatform": "google-cloud-aiplatform",

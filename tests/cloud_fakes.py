@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from shared.cloud.http import NotFound
 from shared.errors import TransientError
 from shared.events.cloudevents import PubsubMessage
 from shared.notify.slack import SlackMessage
@@ -88,10 +89,8 @@ class Storage:
                 return self.uri in storage.objects
 
             def download_as_bytes(self) -> bytes:
-                from google.api_core import exceptions as gexc
-
                 if self.uri not in storage.objects:
-                    raise gexc.NotFound(f"No such object: {self.uri}")
+                    raise NotFound(f"No such object: {self.uri}")  # what shared/cloud/gcs.py raises
                 return storage.objects[self.uri]
 
             def upload_from_string(self, data: str | bytes, content_type: str | None = None) -> None:

@@ -29,6 +29,8 @@ from shared.config import logs
 if TYPE_CHECKING:
     from google.cloud import pubsub_v1, storage
 
+    from shared.cloud.gcs import StorageClient
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICES = (
     "pubsub", "gcs", "mongo", "postgres", "postgrest", "slack", "vertex", "projectapis", "functions", "eventarc",
@@ -298,6 +300,13 @@ class LocalCloud:
     # Helpers for tests and the demo.
     def storage_client(self) -> storage.Client:
         return clients.storage_client(self.env["STORAGE_EMULATOR_HOST"])
+
+    def function_storage(self) -> StorageClient:
+        """The functions' own Cloud Storage client (shared/cloud/gcs.py) on this cloud: for a test that
+        hands storage to a function's core, which catches that client's errors."""
+        from shared.cloud.gcs import StorageClient
+
+        return StorageClient(topology.PROJECT_ID, self.env["STORAGE_EMULATOR_HOST"], anonymous=True)
 
     def publisher(self) -> pubsub_v1.PublisherClient:
         return clients.publisher_client(self.env["PUBSUB_EMULATOR_HOST"])

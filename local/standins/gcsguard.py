@@ -1,11 +1,15 @@
 """Cloud Storage preconditions fake-gcs-server skips, enforced in front of it.
 
 fake-gcs-server ignores `ifGenerationMatch` on `copyTo` and `rewriteTo` (checked: a copy with
-`if_generation_match=0` onto an existing object replaces it). Cloud Storage answers 412 instead, and
-validate-package relies on it: the create-only copy to `deployable/` and `quarantine/` is how a
-redelivered event learns that an earlier delivery already published. So every request passes through
-this reverse proxy unchanged, except that a copy or rewrite whose destination fails its
-`ifGenerationMatch` gets Cloud Storage's 412 without reaching the server.
+`if_generation_match=0` onto an existing object replaces it), on a DELETE (a stale generation deletes
+the current object) and on a GET (a stale generation reads the current bytes). Cloud Storage answers 412
+instead (https://cloud.google.com/storage/docs/json_api/v1/objects/delete, .../objects/get,
+.../objects/copy), and validate-package relies on it: the create-only copy to `deployable/` and
+`quarantine/` is how a redelivered event learns that an earlier delivery already published, the read of
+exactly the uploaded generation is how it learns a newer upload replaced it, and the quarantine's delete
+must spare a newer upload. So every request passes through this reverse proxy unchanged, except that a
+copy, rewrite, read or delete whose object fails its `ifGenerationMatch` gets Cloud Storage's 412
+without reaching the server.
 
     python -m local.standins.gcsguard --port PORT --upstream-port UPSTREAM -- fake-gcs-server ARGS...
 
@@ -26,13 +30,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # POST /storage/v1/b/SRC_BUCKET/o/SRC/copyTo/b/DST_BUCKET/o/DST (and rewriteTo), names URL-encoded.
 _COPY = re.compile(r"^/storage/v1/b/[^/]+/o/[^/]+/(?:copyTo|rewriteTo)/b/(?P<bucket>[^/]+)/o/(?P<name>[^/?]+)$")
+# GET and DELETE /storage/v1/b/BUCKET/o/NAME: the precondition is on the object itself.
+_OBJECT = re.compile(r"^/storage/v1/b/(?P<bucket>[^/]+)/o/(?P<name>[^/?]+)$")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
-def precondition_failure(path: str, query: str, current_generation: str | None) -> bool:
-    """True when a copy/rewrite to `path` must be refused: its ifGenerationMatch is not the
-    destination's generation (0: the destination must not exist)."""
-    if not _COPY.match(path):
+def guarded_object(method: str, path: str) -> re.Match[str] | None:
+    """The object (groups `bucket`, `name`) whose generation a request's ifGenerationMatch is about,
+    for the requests fake-gcs-server does not check: a copy or rewrite's destination, a read or delete's object."""
+    if method == "POST":
+        return _COPY.match(path)
+    if method in ("GET", "DELETE"):
+        return _OBJECT.match(path)
+    return None
+
+
+def precondition_failure(path: str, query: str, current_generation: str | None, method: str = "POST") -> bool:
+    """True when a copy/rewrite to `path` (or a read or delete of it) must be refused: its ifGenerationMatch
+    is not the object's generation (0: the object must not exist)."""
+    if not guarded_object(method, path):
         return False
     wanted = urllib.parse.parse_qs(query).get("ifGenerationMatch")
     if not wanted:
@@ -77,8 +93,9 @@ def make_handler(upstream_port: int) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
             path, _, query = self.path.partition("?")
-            match = _COPY.match(path) if self.command == "POST" else None
-            if match and precondition_failure(path, query, self._generation_of(match["bucket"], match["name"])):
+            match = guarded_object(self.command, path) if "ifGenerationMatch" in query else None
+            current = self._generation_of(match["bucket"], match["name"]) if match else None
+            if match and precondition_failure(path, query, current, self.command):
                 self._refuse()
                 return
             headers = {key: value for key, value in self.headers.items() if key.lower() not in _HOP_BY_HOP}

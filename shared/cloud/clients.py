@@ -8,14 +8,14 @@ the client classes and calls are the production ones either way.
 from __future__ import annotations
 
 import functools
-import os
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
 if TYPE_CHECKING:
-    from google.cloud import pubsub_v1, storage
+    from google.cloud import pubsub_v1
 
+    from shared.cloud.gcs import StorageClient
     from shared.jobs.vertex_rest import JobServiceRest
 
 
@@ -26,12 +26,16 @@ def _anonymous() -> Any:
 
 
 @functools.lru_cache(maxsize=4)
-def storage_client(project: str) -> storage.Client:
-    from google.cloud import storage
+def storage_client(project: str) -> StorageClient:
+    """Cloud Storage's JSON API on the standard library, not google-cloud-storage: see shared/cloud/gcs.py.
 
-    if os.environ.get("STORAGE_EMULATOR_HOST"):
-        return storage.Client(project=project, credentials=_anonymous())
-    return storage.Client(project=project)
+    STORAGE_EMULATOR_HOST (the local stand-in) gets no credentials, as the SDK did; else ADC."""
+    from shared.cloud.gcs import DEFAULT_ENDPOINT, StorageClient, emulator_endpoint
+
+    emulator = emulator_endpoint()
+    if emulator:
+        return StorageClient(project, emulator, anonymous=True)
+    return StorageClient(project, DEFAULT_ENDPOINT)
 
 
 @functools.lru_cache(maxsize=4)

@@ -86,6 +86,11 @@ class ServerError(ApiError):
     http_status, retryable = 500, True
 
 
+# What a caller turns into "redeliver the event": the statuses whose class says `retryable`.
+RETRYABLE: tuple[type[ApiError], ...] = (RequestTimeout, TooManyRequests, ServerError)
+# ... or no answer at all: refused, reset or timed out (OSError), also while a streamed body is read.
+TRANSIENT: tuple[type[Exception], ...] = (*RETRYABLE, OSError)
+
 _BY_STATUS: dict[int, type[ApiError]] = {
     cls.http_status: cls
     for cls in (BadRequest, Unauthorized, Forbidden, NotFound, RequestTimeout, Conflict, PreconditionFailed)

@@ -21,6 +21,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, Field
 
+from shared.cloud.http import RETRYABLE, NotFound, PreconditionFailed
 from shared.config import logs
 from shared.errors import ConfigurationError, PermanentError, TransientError
 
@@ -147,7 +148,7 @@ class Manifest(BaseModel):
 
 
 class ManifestStore:
-    """Reads and conditionally rewrites the manifest object through a google-cloud-storage bucket."""
+    """Reads and conditionally rewrites the manifest object through a Cloud Storage bucket (shared/cloud/gcs.py)."""
 
     def __init__(self, bucket: Any, object_name: str, *, max_attempts: int = 12) -> None:
         self._bucket = bucket
@@ -156,14 +157,12 @@ class ManifestStore:
 
     def read(self) -> tuple[Manifest, int]:
         """The manifest and the generation it was read at (0 when it does not exist yet)."""
-        from google.api_core import exceptions as gexc
-
         blob = self._bucket.blob(self._object_name)
         try:
             raw = blob.download_as_bytes()
-        except gexc.NotFound:
+        except NotFound:
             return Manifest(), 0
-        except (gexc.ServiceUnavailable, gexc.TooManyRequests, gexc.InternalServerError) as exc:
+        except RETRYABLE as exc:
             raise TransientError(f"reading manifest failed: {exc}") from exc
         return Manifest.model_validate(json.loads(raw)), int(blob.generation or 0)
 
@@ -172,8 +171,6 @@ class ManifestStore:
 
         `change` returns None when there is nothing to do (the idempotent case), which writes nothing.
         """
-        from google.api_core import exceptions as gexc
-
         for attempt in range(1, self._max_attempts + 1):
             current, generation = self.read()
             if current.schema_version > SCHEMA_VERSION:
@@ -192,9 +189,9 @@ class ManifestStore:
                 blob.upload_from_string(body, content_type="application/json", if_generation_match=generation)
                 logs.info("manifest written", manifest_generation=blob.generation, attempt=attempt)
                 return changed
-            except gexc.PreconditionFailed:
+            except PreconditionFailed:
                 logs.info("manifest changed underneath; retrying", attempt=attempt)
                 time.sleep(random.uniform(0.02, 0.1) * attempt)  # jitter so racers don't collide again
-            except (gexc.ServiceUnavailable, gexc.TooManyRequests, gexc.InternalServerError) as exc:
+            except RETRYABLE as exc:
                 raise TransientError(f"writing manifest failed: {exc}") from exc
         raise TransientError(f"manifest update lost the race {self._max_attempts} times")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from shared.cloud.http import RETRYABLE, TRANSIENT, NotFound, PreconditionFailed
 from shared.config import logs
 from shared.config.settings import Settings
 from shared.errors import TransientError
@@ -66,15 +67,13 @@ def _examine_exact_generation(
     bucket: Any, obj: StoredObject, settings: Settings, limits: PackageLimits
 ) -> Inspection | None:
     """Stream exactly this upload through the checks; None when a newer upload replaced it (stale event)."""
-    from google.api_core import exceptions as gexc
-
     blob = bucket.blob(obj.name)
     try:
         with blob.open("rb", chunk_size=_READ_CHUNK, if_generation_match=obj.generation) as reader:
             return examine_package(reader, entry_module=settings.flexrun_trainer_module, limits=limits, size=obj.size)
-    except (gexc.NotFound, gexc.PreconditionFailed):
+    except (NotFound, PreconditionFailed):
         return None
-    except (gexc.ServiceUnavailable, gexc.TooManyRequests, gexc.InternalServerError) as exc:
+    except TRANSIENT as exc:  # OSError: the connection broke mid-read
         raise TransientError(f"downloading {obj.name} failed: {exc}") from exc
 
 
@@ -83,22 +82,18 @@ def _quarantine_target(obj: StoredObject, settings: Settings) -> str:
 
 
 def _quarantine(bucket: Any, obj: StoredObject, target: str) -> None:
-    from google.api_core import exceptions as gexc
-
     try:
         bucket.copy_blob(bucket.blob(obj.name), bucket, target, if_generation_match=0, source_generation=obj.generation)
-    except gexc.PreconditionFailed:
+    except PreconditionFailed:
         pass  # already copied by an earlier delivery of this event
-    except gexc.NotFound:
+    except NotFound:
         pass  # the original is gone already: a previous delivery finished the move
 
 
 def _remove_original(bucket: Any, obj: StoredObject) -> None:
-    from google.api_core import exceptions as gexc
-
     try:
         bucket.blob(obj.name).delete(if_generation_match=obj.generation)
-    except (gexc.NotFound, gexc.PreconditionFailed):
+    except (NotFound, PreconditionFailed):
         pass  # gone already, or replaced by a newer upload we must not delete
 
 
@@ -166,15 +161,13 @@ def _withdraw_deployable(bucket: Any, obj: StoredObject, entry: ManifestEntry, s
     """Delete the copy a rejection by the version rules left under `deployable/`: nothing of a rejected
     upload may stay deployable. Its name is this upload's own (name, generation), so no other entry can
     point at it."""
-    from google.api_core import exceptions as gexc
-
     if not entry.sha256:
         return  # never fully read, so never published
     try:
         bucket.blob(_deployable_name(obj, entry.sha256, settings)).delete()
-    except gexc.NotFound:
+    except NotFound:
         pass  # never published (rejected by the checks), or deleted by an earlier delivery
-    except (gexc.ServiceUnavailable, gexc.TooManyRequests, gexc.InternalServerError) as exc:
+    except RETRYABLE as exc:
         raise TransientError(f"withdrawing the deployable copy of {obj.name} failed: {exc}") from exc
 
 
@@ -281,14 +274,12 @@ def _publish_deployable(bucket: Any, obj: StoredObject, entry: ManifestEntry, se
     The upload's own name can be overwritten or deleted later (a re-upload, a quarantine): what runs
     must stay the bytes that were validated.
     """
-    from google.api_core import exceptions as gexc
-
     target = _deployable_name(obj, entry.sha256, settings)
     try:
         bucket.copy_blob(bucket.blob(obj.name), bucket, target, if_generation_match=0, source_generation=obj.generation)
-    except gexc.PreconditionFailed:
+    except PreconditionFailed:
         pass  # published by an earlier delivery of this upload
-    except (gexc.ServiceUnavailable, gexc.TooManyRequests, gexc.InternalServerError) as exc:
+    except RETRYABLE as exc:
         raise TransientError(f"publishing {obj.name} failed: {exc}") from exc
     return f"gs://{obj.bucket}/{target}"
 

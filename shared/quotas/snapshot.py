@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from shared.cloud.http import NotFound
 from shared.config import logs
 
 
@@ -75,11 +76,9 @@ def snapshot_from_quota_infos(
 
 def read_snapshot(bucket: Any, object_name: str) -> QuotaSnapshot | None:
     """The stored snapshot, or None when there is none or it cannot be read (never blocks a run)."""
-    from google.api_core import exceptions as gexc
-
     try:
         text = bucket.blob(object_name).download_as_text()
-    except gexc.NotFound:
+    except NotFound:
         return None
     except Exception as exc:  # noqa: BLE001 — planning without the snapshot is the documented fallback
         logs.warning("quota snapshot unreadable; planning without it", error=exc.__class__.__name__)

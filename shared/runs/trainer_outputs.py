@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.cloud.http import TRANSIENT, NotFound
 from shared.config import logs
 from shared.errors import TransientError
 from shared.runs.failures import FailureClass
@@ -83,8 +84,6 @@ def _not_finite(outputs: dict[str, list[str]], artifacts: RunChanges) -> Trainer
 
 def read_trainer_outputs(storage: Any, output_uri: str) -> TrainerOutputs:
     """Fields and prediction rows from `OUTPUT_URI/model/`; `outputs_complete` false until `_SUCCESS`."""
-    from google.api_core import exceptions as gexc
-
     bucket_name, _, prefix = output_uri.removeprefix("gs://").partition("/")
     model_dir = prefix.rstrip("/") + "/model/"
     bucket = storage.bucket(bucket_name)
@@ -93,11 +92,11 @@ def read_trainer_outputs(storage: Any, output_uri: str) -> TrainerOutputs:
             return TrainerOutputs(RunChanges(outputs_complete=False))
         metrics = json.loads(bucket.blob(model_dir + "metrics.json").download_as_bytes())
         document = json.loads(bucket.blob(model_dir + "predictions.json").download_as_bytes())
-    except gexc.NotFound:
+    except NotFound:
         return TrainerOutputs(
             RunChanges(outputs_complete=False, outputs_error="metrics.json or predictions.json missing")
         )
-    except (gexc.ServiceUnavailable, gexc.TooManyRequests, gexc.InternalServerError, OSError) as exc:
+    except TRANSIENT as exc:
         raise TransientError(f"reading trainer outputs failed: {exc.__class__.__name__}") from exc
     except json.JSONDecodeError:
         return TrainerOutputs(
@@ -133,14 +132,12 @@ def read_outcome(storage: Any, output_uri: str) -> TrainerOutcome | None:
     that is not schema 1, or storage failing now all leave the record with Vertex's account alone, never
     a failed event: the job's failure is recorded and announced either way.
     """
-    from google.api_core import exceptions as gexc
-
     bucket_name, _, prefix = output_uri.removeprefix("gs://").partition("/")
     name = prefix.rstrip("/") + "/model/" + OUTCOME
     try:
         raw = storage.bucket(bucket_name).blob(name).download_as_bytes()
         return TrainerOutcome.model_validate_json(raw)
-    except gexc.NotFound:
+    except NotFound:
         return None
     except ValidationError as exc:
         logs.warning("outcome.json is not a schema-1 outcome; ignored", problems=exc.error_count())

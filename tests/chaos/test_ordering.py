@@ -122,7 +122,7 @@ def test_job_events_after_the_reconciler_finished_the_run_change_nothing(
         settings=settings,
         store=wiring.run_store(settings),
         jobs_for_region=wiring.jobs_for_region(settings),
-        storage=chaos.cloud.storage_client(),
+        storage=chaos.cloud.function_storage(),
         notifier=wiring.notifier(settings),
         publisher=TopicPublisher(
             chaos.cloud.publisher(), f"projects/{topology.PROJECT_ID}/topics/{topology.RUN_REQUESTS_TOPIC}"

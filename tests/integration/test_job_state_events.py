@@ -44,7 +44,7 @@ class Deliverer:
         self.cloud, self.settings = cloud, settings_for(cloud, kind)
         self.store = store or store_for(cloud, kind)
         self.edge = jobkit.RecordedJobService()
-        self.storage = cloud.storage_client()
+        self.storage = cloud.function_storage()  # the core catches the functions' client's errors
         self.notifier = SlackNotifier(cloud.env["SLACK_WEBHOOK_URL"])
         self.publisher = jobkit.RecordedPublisher()
 

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 from google.api_core import exceptions as gexc
 
+from shared.cloud.http import NotFound
 from shared.config.settings import Settings
 from shared.quotas.refresh import refresh_quota_snapshot
 from shared.quotas.snapshot import read_snapshot, snapshot_from_quota_infos
@@ -22,7 +23,7 @@ class Bucket:
     def blob(self, name: str) -> SimpleNamespace:
         def download_as_text() -> str:
             if name not in self.objects:
-                raise gexc.NotFound("no such object")
+                raise NotFound("no such object")  # shared/cloud/gcs.py's error, as the real bucket raises
             return self.objects[name]
 
         def upload_from_string(text: str, content_type: str) -> None:
