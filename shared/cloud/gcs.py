@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
 
-from shared.cloud.http import ApiError, JsonApi, NotFound, Response
+from shared.cloud.http import TRANSIENT, JsonApi, NotFound, Response
 
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
 # Transient failures of idempotent requests are retried here, as google-cloud-storage's DEFAULT_RETRY
@@ -77,9 +77,8 @@ class StorageClient:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 return send()
-            except (ApiError, OSError) as exc:
-                retryable = isinstance(exc, OSError) or bool(getattr(exc, "retryable", False))
-                if not (idempotent and retryable) or attempt == ATTEMPTS:
+            except TRANSIENT:  # 408, 429, 5xx, or no answer at all
+                if not idempotent or attempt == ATTEMPTS:
                     raise
                 time.sleep(BACKOFF_SECONDS * attempt * random.uniform(0.5, 1.5))
         raise AssertionError("unreachable")  # the loop returns or raises
