@@ -34,11 +34,11 @@ ANSWERS: dict[str, tuple[int, bytes]] = {
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as Google's front ends answer
-    connections: set[int] = set()
+    connections: set[tuple[str, int]] = set()
     bodies: list[bytes] = []
 
     def _answer(self) -> None:
-        type(self).connections.add(id(self.connection))
+        type(self).connections.add(self.client_address)  # one client port per connection
         length = int(self.headers.get("Content-Length") or 0)
         type(self).bodies.append(self.rfile.read(length) if length else b"")
         status, body = ANSWERS.get(self.path.split("?")[0], (200, json.dumps({"path": self.path}).encode()))
