@@ -238,12 +238,12 @@ OPEN_STATES = ("JOB_STATE_QUEUED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING")
 
 def unfinished_jobs(client: Any, parent: str, key: str) -> list[Any]:
     """The job named KEY if it is flexrun's and unfinished, else the unfinished jobs labelled run_key=KEY."""
-    from google.api_core import exceptions as gexc
+    from shared.cloud.http import NotFound  # what shared/jobs/vertex_rest.py raises for an unknown job
 
     if key.isdigit():  # Vertex job ids are numeric; run keys rarely are, and fall through below
         try:
             job = client.get_custom_job(name=f"{parent}/customJobs/{key}")
-        except gexc.NotFound:
+        except NotFound:
             job = None
         if job is not None and job.labels.get("flexrun") == "run":
             if job.state.name not in OPEN_STATES:

@@ -195,9 +195,9 @@ def refusal(exc: Exception) -> FailureClass | None:
     A 429 that names quota ("The following quota metrics exceed quota limits") is not a rate limit to
     retry: the same request fails again until quota is granted, so the run moves to its next step.
     """
-    from google.api_core import exceptions as gexc
+    from shared.cloud.http import ApiError  # Vertex's errors (shared/jobs/vertex_rest.py); no google.api_core
 
-    if not isinstance(exc, gexc.GoogleAPICallError):
+    if not isinstance(exc, ApiError):
         return None
-    found = classify(str(exc.message or ""), http_status=exc.code if isinstance(exc.code, int) else None)
+    found = classify(exc.message, http_status=exc.code)
     return found if found.is_capacity else None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from shared.cloud.http import NotFound  # what Vertex answers for a job that does not exist
 from shared.cloud.publisher import Publisher
 from shared.config import logs
 from shared.config.settings import Settings
@@ -88,15 +89,13 @@ def handle_job_wake_up(
     notifier: Notifier,
     publisher: Publisher,
 ) -> ReportOutcome:
-    from google.api_core import exceptions as gexc
-
     record = store.find_by_job_id(wake_up.job_id)
     if record is None:
         return _unknown_job(wake_up, settings, jobs_for_region)
     logs.bind(run_key=record.run_key, correlation_id=record.correlation_id)
     try:
         job = jobs_for_region(record.region).get_custom_job(name=record.job_name)
-    except gexc.NotFound:
+    except NotFound:
         raise InvalidEvent(f"job {record.job_name} no longer exists") from None
     except Exception as exc:
         raise classify(exc, "reading the job") from exc
@@ -173,12 +172,10 @@ def _lacks_its_error(record: RunRecord, changes: RunChanges) -> bool:
 
 def _unknown_job(wake_up: JobWakeUp, settings: Settings, jobs_for_region: Any) -> ReportOutcome:
     """No record for this job: ours but not attached yet (retry), or not ours at all (ignore)."""
-    from google.api_core import exceptions as gexc
-
     name = f"{settings.vertex_parent}/customJobs/{wake_up.job_id}"
     try:
         job = jobs_for_region(settings.gcp_region).get_custom_job(name=name)
-    except gexc.NotFound:
+    except NotFound:
         job = None
     except Exception as exc:
         raise classify(exc, "reading an unknown job") from exc

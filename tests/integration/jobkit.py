@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 from cloudevents.http import CloudEvent
-from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1
 
 from deploy import topology
+from shared.cloud.http import NotFound
 from shared.runs.record import RunChanges, RunRecord
 from shared.runs.states import RunState
 from shared.stores.base import RunStore
@@ -50,7 +50,7 @@ class RecordedJobService:
     def get_custom_job(self, name: str) -> aiplatform_v1.CustomJob:
         self.reads += 1
         if name not in self.current:
-            raise gexc.NotFound(f"CustomJob {name} not found")
+            raise NotFound(f"CustomJob {name} not found")  # as shared/jobs/vertex_rest.py raises it
         return self.current[name]
 
     def __call__(self, region: str) -> RecordedJobService:  # jobs_for_region

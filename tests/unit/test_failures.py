@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from google.api_core import exceptions as gexc
 
 from local.standins.vertex import messages
+from shared.cloud import http
 from shared.runs import failures
 from shared.runs.failures import FailureClass, classify
 from shared.runs.states import RunState, from_vertex
@@ -65,11 +65,15 @@ def test_no_capacity_hint_promises_a_fallback_step():
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [
-        (gexc.TooManyRequests("The following quota metrics exceed quota limits: x"), FailureClass.QUOTA_EXCEEDED),
-        (gexc.ResourceExhausted("The following quota metrics exceed quota limits: x"), FailureClass.QUOTA_EXCEEDED),
-        (gexc.BadRequest(messages.stockout("us-east4")), FailureClass.STOCKOUT),
-        (gexc.TooManyRequests("Rate limit exceeded, retry later"), None),  # a rate limit: retried, not capacity
-        (gexc.BadRequest("acceleratorType is not supported"), None),
+        (http.TooManyRequests("The following quota metrics exceed quota limits: x"), FailureClass.QUOTA_EXCEEDED),
+        (
+            http.TooManyRequests("The following quota metrics exceed quota limits: x", status="RESOURCE_EXHAUSTED"),
+            FailureClass.QUOTA_EXCEEDED,
+        ),
+        (http.BadRequest(messages.stockout("us-east4")), FailureClass.STOCKOUT),
+        (http.TooManyRequests("Rate limit exceeded, retry later"), None),  # a rate limit: retried, not capacity
+        (http.BadRequest("acceleratorType is not supported"), None),
+        (http.Forbidden("Permission 'aiplatform.customJobs.create' denied"), None),  # credentials: no fallback helps
         (OSError("connection refused"), None),
     ],
 )

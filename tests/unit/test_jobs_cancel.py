@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import click
 import pytest
-from google.api_core import exceptions as gexc
 
 from cli.run import unfinished_jobs
+from shared.cloud.http import NotFound
 
 PARENT = "projects/p/locations/us-central1"
 
@@ -24,7 +24,7 @@ class Jobs:
 
     def get_custom_job(self, name: str) -> SimpleNamespace:
         if name not in self.jobs:
-            raise gexc.NotFound(name)
+            raise NotFound(name)
         return self.jobs[name]
 
     def list_custom_jobs(self, request: dict) -> list[SimpleNamespace]:

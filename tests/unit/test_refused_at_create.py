@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from google.api_core import exceptions as gexc
 
 from cli.run import summary_paragraph
+from shared.cloud import http
 from shared.config.settings import Settings
 from shared.errors import PermanentError, TransientError
 from shared.events.cloudevents import PubsubMessage
@@ -42,7 +42,7 @@ def deliver(store: MemoryRunStore, vertex: Vertex, slack: Slack, run_key: str = 
 
 def test_a_quota_refusal_on_the_last_step_is_announced_once_saying_no_step_is_left():
     store, slack = MemoryRunStore(), Slack()
-    vertex = Vertex({"us-central1": gexc.TooManyRequests(QUOTA), "us-east4": gexc.TooManyRequests(QUOTA)})
+    vertex = Vertex({"us-central1": http.TooManyRequests(QUOTA), "us-east4": http.TooManyRequests(QUOTA)})
 
     outcome = deliver(store, vertex, slack)
     deliver(store, vertex, slack)  # the redelivery announces nothing again
@@ -55,7 +55,7 @@ def test_a_quota_refusal_on_the_last_step_is_announced_once_saying_no_step_is_le
 
 
 def test_a_stockout_at_create_is_announced_once_naming_the_step_that_runs_next():
-    store, slack, vertex = MemoryRunStore(), Slack(), Vertex({"us-central1": gexc.TooManyRequests(STOCKOUT)})
+    store, slack, vertex = MemoryRunStore(), Slack(), Vertex({"us-central1": http.TooManyRequests(STOCKOUT)})
 
     outcome = deliver(store, vertex, slack)
     deliver(store, vertex, slack)
@@ -68,7 +68,7 @@ def test_a_stockout_at_create_is_announced_once_naming_the_step_that_runs_next()
 
 
 def test_slack_down_does_not_hold_back_the_next_step_and_the_redelivery_announces_once():
-    store, slack, vertex = MemoryRunStore(), Slack(down_for=1), Vertex({"us-central1": gexc.TooManyRequests(QUOTA)})
+    store, slack, vertex = MemoryRunStore(), Slack(down_for=1), Vertex({"us-central1": http.TooManyRequests(QUOTA)})
 
     with pytest.raises(TransientError, match="announcement"):
         deliver(store, vertex, slack)
@@ -81,7 +81,7 @@ def test_slack_down_does_not_hold_back_the_next_step_and_the_redelivery_announce
 
 def test_run_wait_says_the_run_failed_with_no_step_left():
     store, slack = MemoryRunStore(), Slack()
-    deliver(store, Vertex({"us-central1": gexc.TooManyRequests(QUOTA), "us-east4": gexc.TooManyRequests(QUOTA)}), slack)
+    deliver(store, Vertex({"us-central1": http.TooManyRequests(QUOTA), "us-east4": http.TooManyRequests(QUOTA)}), slack)
     last = store.get("refused", 2)
     assert last is not None
 
@@ -93,7 +93,7 @@ def test_run_wait_says_the_run_failed_with_no_step_left():
 
 def test_a_create_vertex_refuses_for_good_is_announced_once_as_submit_refused():
     store, slack = MemoryRunStore(), Slack()
-    vertex = Vertex({"us-central1": gexc.BadRequest("workerPoolSpecs[0].machineSpec: unsupported")})
+    vertex = Vertex({"us-central1": http.BadRequest("workerPoolSpecs[0].machineSpec: unsupported")})
 
     with pytest.raises(PermanentError):
         deliver(store, vertex, slack)

@@ -1,13 +1,18 @@
-"""The REST surface: listing with label filters, validation errors, missing jobs, injected faults."""
+"""The REST surface: listing with label filters, validation errors, missing jobs, injected faults, read by the
+official client (google.api_core exceptions) and by flexrun's own (shared.cloud.http errors)."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from google.api_core import exceptions
 from google.cloud import aiplatform_v1
+from google.protobuf import json_format
 
+from shared.cloud import http
+from shared.jobs.vertex_rest import JobServiceRest
 from tests.vertex.conftest import PARENT, LocalVertex
 from tests.vertex.jobs import custom_job, submit
 
@@ -67,3 +72,22 @@ def test_injected_fault_reaches_the_client_as_its_exception(vertex: LocalVertex,
             submit(client, custom_job())
 
     assert list(client.list_custom_jobs(request={"parent": PARENT, "filter": 'labels.run_key="none"'})) == []
+
+
+def test_flexruns_rest_client_reads_the_stand_ins_errors_as_googles(vertex: LocalVertex) -> None:
+    """shared/jobs/vertex_rest.py (what the functions use) gets the typed error and Google's status name."""
+    jobs = JobServiceRest(vertex.url)
+    with pytest.raises(http.NotFound) as missing:
+        jobs.get_custom_job(name=f"{PARENT}/customJobs/123456789012345678")
+    with pytest.raises(http.BadRequest, match="7 days") as invalid:
+        jobs.create_custom_job(parent=PARENT, custom_job=proto_json(custom_job(timeout=8 * 24 * 3600)))
+    vertex.admin("faults", {"status": 503, "count": 1})
+    with pytest.raises(http.ServerError) as unavailable:
+        jobs.create_custom_job(parent=PARENT, custom_job=proto_json(custom_job()))
+
+    assert (missing.value.status, invalid.value.status) == ("NOT_FOUND", "INVALID_ARGUMENT")
+    assert (unavailable.value.code, unavailable.value.status, unavailable.value.retryable) == (503, "UNAVAILABLE", True)
+
+
+def proto_json(job: aiplatform_v1.CustomJob) -> dict[str, Any]:
+    return json_format.MessageToDict(aiplatform_v1.CustomJob.pb(job))

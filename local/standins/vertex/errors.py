@@ -1,8 +1,10 @@
-"""Errors in Google's JSON error shape, so `google.api_core` raises the matching exception class.
+"""Errors in Google's JSON error shape, so each client raises the matching exception class.
 
-Over REST the client picks the exception class from the HTTP status alone: 400 becomes
-`BadRequest` (the parent of `InvalidArgument` and `FailedPrecondition`), 404 `NotFound`,
-429 `TooManyRequests`, 503 `ServiceUnavailable`. The canonical status name is in the body.
+Over REST a client picks the exception class from the HTTP status alone: 400 becomes `BadRequest`
+(google.api_core's parent of `InvalidArgument` and `FailedPrecondition`; shared.cloud.http's one
+class), 404 `NotFound`, 429 `TooManyRequests`, 503 `ServiceUnavailable` (shared.cloud.http's
+`ServerError`). The canonical status name is in the body, which both read into `.message` and, for
+shared.cloud.http, `.status` (https://cloud.google.com/apis/design/errors#http_mapping).
 """
 
 from __future__ import annotations
