@@ -37,11 +37,10 @@ IMPORT_PROVIDERS: dict[str, str] = {
     "cloudevents": "cloudevents",
     "google.cloud.storage": "google-cloud-storage",
     "google.cloud.pubsub_v1": "google-cloud-pubsub",
-    # No function imports google-cloud-storage (shared/cloud/gcs.py speaks its JSON API), so what it used
-    # to bring is named here: google-auth directly, google-api-core (and its requests) with Pub/Sub's client.
+    # No function imports google-cloud-storage (shared/cloud/gcs.py speaks its JSON API) nor requests
+    # (shared/cloud/http.py): google-auth is named directly, google-api-core comes with Pub/Sub's client.
     "google.api_core": "google-cloud-pubsub",
     "google.auth": "google-auth",
-    "requests": "google-cloud-pubsub",  # google-auth's transport; google-api-core, which pubsub requires, requires it
     "google.protobuf": "google-cloud-pubsub",  # through google-api-core
     "google.cloud.aiplatform_v1": "google-cloud-aiplatform",
     "google.cloud.cloudquotas_v1": "google-cloud-quotas",
@@ -49,7 +48,6 @@ IMPORT_PROVIDERS: dict[str, str] = {
     "pydantic": "pydantic",
     "pymongo": "pymongo",
     "bson": "pymongo",
-    "slack_sdk": "slack-sdk",
     "packaging": "packaging",
     # The Supabase run store's client and the two libraries of it the store catches errors from.
     "supabase": "supabase",

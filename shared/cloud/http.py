@@ -37,12 +37,21 @@ class ApiError(Exception):
     # https://cloud.google.com/storage/docs/retry-strategy#retryable).
     retryable: ClassVar[bool] = False
 
-    def __init__(self, message: str, *, status: str = "", reason: str = "", http_status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: str = "",
+        reason: str = "",
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.reason = reason
         self.code = http_status or type(self).http_status  # a status without its own subclass keeps its number
+        self.retry_after = retry_after  # seconds, from a Retry-After header (429, 503); None when absent
 
     def __str__(self) -> str:
         return f"{self.code} {self.message}"
@@ -98,7 +107,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
 _BY_STATUS[429] = TooManyRequests
 
 
-def error_from_response(status: int, body: bytes) -> ApiError:
+def error_from_response(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> ApiError:
     """The ApiError for an error answer, its message from Google's error body when it has one."""
     message, canonical, reason = "", "", ""
     try:
@@ -115,8 +124,22 @@ def error_from_response(status: int, body: bytes) -> ApiError:
         message = body[:200].decode("utf-8", "replace")
     cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else ApiError)
     return cls(
-        message or http.client.responses.get(status, "error"), status=canonical, reason=reason, http_status=status
+        message or http.client.responses.get(status, "error"),
+        status=canonical,
+        reason=reason,
+        http_status=status,
+        retry_after=_retry_after(headers or {}),
     )
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Retry-After as seconds (RFC 9110 10.2.3), as Slack sends it (https://api.slack.com/docs/rate-limits);
+    the header's HTTP-date form is not parsed and reads as None."""
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), "")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -214,7 +237,7 @@ class JsonApi:
         self.credentials.apply(method, url, sent)
         response = _send(method, url, body, sent, self.timeout)
         if response.status >= 400:
-            raise error_from_response(response.status, response.body)
+            raise error_from_response(response.status, response.body, response.headers)
         return response
 
     @contextmanager
@@ -231,7 +254,7 @@ class JsonApi:
             connection.request("GET", _target(parts), headers=headers)
             response = connection.getresponse()
             if response.status >= 400:
-                raise error_from_response(response.status, response.read())
+                raise error_from_response(response.status, response.read(), dict(response.getheaders()))
             yield response
         finally:
             connection.close()

@@ -7,7 +7,7 @@ cores and every local stand-in log through it (`setup(component=...)` in a stand
 
 Secrets: a field whose name says secret is written as "[redacted]", and every registered secret value
 (`register_secret`: the settings register theirs when read) is cut out of the whole line, tracebacks
-and client exceptions included — a malformed webhook URL inside slack_sdk's "Invalid URL detected"
+and client exceptions included — a malformed webhook URL quoted in an http.client or ValueError text
 never reaches a log.
 
 Hand-written, not python-json-logger: the part that matters here (Cloud Logging's severity names,

@@ -84,7 +84,7 @@ def test_a_slack_client_error_carries_no_url():
     from shared.notify.slack import SlackMessage, SlackNotifier
 
     with pytest.raises(TransientError) as caught:
-        SlackNotifier(SecretStr(WEBHOOK)).send(SlackMessage(text="hello"))  # slack_sdk: "Invalid URL detected"
+        SlackNotifier(SecretStr(WEBHOOK)).send(SlackMessage(text="hello"))  # no scheme: ValueError quoting the URL
     assert WEBHOOK not in str(caught.value) and caught.value.__suppress_context__  # no traceback shows the URL
     assert "unitWEBHOOKsecret81f3" not in repr(caught.value)
 
