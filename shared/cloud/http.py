@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping
@@ -295,11 +296,30 @@ def _send(method: str, url: str, body: bytes | None, headers: dict[str, str], ti
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
+class _NoDelay:
+    """TCP_NODELAY, as urllib3 (requests' and google-auth's transport) sets on every socket: http.client
+    may write a request's headers and body separately, and Nagle would hold the body for the peer's ACK."""
+
+    sock: socket.socket
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _HTTPConnection(_NoDelay, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_NoDelay, http.client.HTTPSConnection):
+    pass
+
+
 def _connect(parts: urllib.parse.SplitResult, timeout: float) -> http.client.HTTPConnection:
     if parts.scheme == "https":
-        return http.client.HTTPSConnection(parts.netloc, timeout=timeout)
+        return _HTTPSConnection(parts.netloc, timeout=timeout)
     if parts.scheme == "http":
-        return http.client.HTTPConnection(parts.netloc, timeout=timeout)
+        return _HTTPConnection(parts.netloc, timeout=timeout)
     raise ValueError(f"not an http(s) URL: {parts.geturl()!r}")
 
 
