@@ -1,22 +1,27 @@
-"""Builds the clients a handler's core needs from the settings, once per function instance."""
+"""Builds the clients a handler's core needs from the settings, once per function instance.
+
+What a function may not need is imported where it is built (validate-package has no run store;
+Supabase, the mirror and the Pub/Sub publisher are optional): a first event pays only for its own.
+"""
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
 from shared.cloud import clients
-from shared.cloud.publisher import TopicPublisher
 from shared.config.settings import Settings
 from shared.errors import ConfigurationError
 from shared.notify.slack import LogOnlyNotifier, Notifier, SlackNotifier
 from shared.packages.manifest import ManifestStore
-from shared.stores.base import RunStore
-from shared.stores.mirrored_store import MirroredRunStore
-from shared.stores.mongo_store import MongoRunStore
-from shared.stores.supabase_store import SupabaseRunStore
+
+if TYPE_CHECKING:
+    from shared.cloud.publisher import TopicPublisher
+    from shared.stores.base import RunStore
+    from shared.stores.mongo_store import MongoRunStore
+    from shared.stores.supabase_store import SupabaseRunStore
 
 
 def package_bucket(settings: Settings) -> Any:
@@ -33,6 +38,8 @@ def storage(settings: Settings) -> Any:
 
 @functools.lru_cache(maxsize=2)
 def _mongo_store(url: SecretStr) -> MongoRunStore:
+    from shared.stores.mongo_store import MongoRunStore
+
     return MongoRunStore(clients.mongo_database(url))
 
 
@@ -47,6 +54,8 @@ def supabase_client(url: str, key: str) -> Any:
 
 @functools.lru_cache(maxsize=2)
 def _supabase_store(url: str, key: SecretStr) -> SupabaseRunStore:
+    from shared.stores.supabase_store import SupabaseRunStore
+
     return SupabaseRunStore(supabase_client(url, key.get_secret_value()))
 
 
@@ -61,6 +70,8 @@ def run_store(settings: Settings) -> RunStore:
         else None
     )
     if mongo and supabase:
+        from shared.stores.mirrored_store import MirroredRunStore
+
         return MirroredRunStore(mongo, [supabase])
     if mongo or supabase:
         return mongo or supabase  # type: ignore[return-value]
@@ -90,6 +101,8 @@ def jobs_for_region(settings: Settings) -> Any:
 
 def run_requests_publisher(settings: Settings) -> TopicPublisher:
     """The run-requests topic, where job-state hands a capacity fallback's next attempt to submit-run."""
+    from shared.cloud.publisher import TopicPublisher
+
     topic = f"projects/{settings.gcp_project_id}/topics/{settings.flexrun_run_requests_topic}"
     return TopicPublisher(clients.publisher_client(), topic)
 

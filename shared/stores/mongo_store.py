@@ -52,16 +52,27 @@ class MongoRunStore:
     def _ensure_indexes(self) -> None:
         if self._indexed:
             return
-        import pymongo
+        from pymongo import ASCENDING as asc
+        from pymongo import DESCENDING as desc
+        from pymongo import IndexModel
 
-        asc, desc = pymongo.ASCENDING, pymongo.DESCENDING
-        self._runs.create_index([("run_key", asc), ("attempt", asc)], unique=True)
-        self._runs.create_index([("job_id", asc)])
-        self._runs.create_index([("requested_at", desc)])
-        self._runs.create_index([("state_rank", asc), ("requested_at", asc)])
-        self._runs.create_index([("ended_at", asc)])
-        self._predictions.create_index([("run_key", asc), ("symbol", asc), ("target_date", asc)], unique=True)
-        self._predictions.create_index([("symbol", asc), ("target_date", desc)])
+        # One createIndexes command per collection, not one per index: each is a round trip on every
+        # instance's first event (an existing index is left as it is, so it is safe to repeat).
+        self._runs.create_indexes(
+            [
+                IndexModel([("run_key", asc), ("attempt", asc)], unique=True),
+                IndexModel([("job_id", asc)]),
+                IndexModel([("requested_at", desc)]),
+                IndexModel([("state_rank", asc), ("requested_at", asc)]),
+                IndexModel([("ended_at", asc)]),
+            ]
+        )
+        self._predictions.create_indexes(
+            [
+                IndexModel([("run_key", asc), ("symbol", asc), ("target_date", asc)], unique=True),
+                IndexModel([("symbol", asc), ("target_date", desc)]),
+            ]
+        )
         self._indexed = True
 
     def _call(self, operation: Any, *args: Any, **kwargs: Any) -> Any:
