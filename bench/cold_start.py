@@ -32,6 +32,7 @@ from pathlib import Path
 import httpx
 from cloudevents.conversion import to_binary
 
+from bench import cold_phases
 from bench.measurement import Measurement, child_peak_rss_mib
 from bench.real_events import RealEvents, started
 from deploy.bundle import build_bundles, third_party_imports
@@ -65,11 +66,14 @@ def run() -> list[Measurement]:
         bundles = {b.function.name: b for b in build_bundles(root / "bundles") if b.function.name in FUNCTIONS}
         base = _environment(root)
         envs = {name: {**base, **events.env[name]} for name in FUNCTIONS}
-        samples = _measure(events, bundles, envs, base, hello)
-        return _rows(samples, bundles, envs, hello)
+        breakdown: dict[str, str] = {}
+        samples = _measure(events, bundles, envs, base, hello, breakdown)
+        return _rows(samples, bundles, envs, hello, breakdown)
 
 
-def _measure(events: RealEvents, bundles: dict, envs: dict, base: dict, hello: Path) -> dict[str, list[Sample]]:
+def _measure(
+    events: RealEvents, bundles: dict, envs: dict, base: dict, hello: Path, breakdown: dict[str, str]
+) -> dict[str, list[Sample]]:
     samples: dict[str, list[Sample]] = defaultdict(list)
     any_event = next(iter(EVENTS.values()))[0]
     gpu = canonical_gpu(envs["submit-run"].get("VERTEX_AI_GPU_TYPE") or "NVIDIA_L4")
@@ -89,13 +93,25 @@ def _measure(events: RealEvents, bundles: dict, envs: dict, base: dict, hello: P
         event = events.run_requested(run_key, version)
         samples["submit-run"].append(_serve(bundles["submit-run"], event, envs))
         jobs.append((run_key, events.check_created(run_key)))
-    _capacity(events, {gpu: ROUNDS})
+    # One more real event each, handled in phases (bench/cold_phases.py): where the time goes.
+    version, run_key = f"0.8.{ROUNDS}", "bench-cold-phases"
+    breakdown["validate-package"] = _phases(bundles["validate-package"], events.package_uploaded(version), envs)
+    events.check_validated(version)
+    breakdown["submit-run"] = _phases(bundles["submit-run"], events.run_requested(run_key, version), envs)
+    jobs.append((run_key, events.check_created(run_key)))
+    _capacity(events, {gpu: ROUNDS + 1})
     ended = [events.job_ended(job_id) for _, job_id in jobs]  # every job to the end first: no trainer runs below
-    for (run_key, _), event in zip(jobs, ended, strict=True):
+    for (run_key, _), event in zip(jobs[:-1], ended[:-1], strict=True):
         samples["hello (job-state rounds)"].append(_cold_start(hello, "hello", any_event, base))
         samples["job-state"].append(_serve(bundles["job-state"], event, envs))
         events.check_finished(run_key)
+    breakdown["job-state"] = _phases(bundles["job-state"], ended[-1], envs)
+    events.check_finished(jobs[-1][0])
     return samples
+
+
+def _phases(bundle, event, envs: dict) -> str:  # noqa: ANN001 — a Bundle, a CloudEvent
+    return cold_phases.phases(bundle.path, bundle.function.target, event, envs[bundle.function.name])
 
 
 def _serve(bundle, event, envs: dict) -> Sample:  # noqa: ANN001 — a Bundle, a CloudEvent
@@ -114,7 +130,9 @@ def _median(values: list[Sample], index: int = 0) -> float:
     return statistics.median(v[index] for v in values)
 
 
-def _rows(samples: dict[str, list[Sample]], bundles: dict, envs: dict, hello: Path) -> list[Measurement]:
+def _rows(
+    samples: dict[str, list[Sample]], bundles: dict, envs: dict, hello: Path, breakdown: dict[str, str]
+) -> list[Measurement]:
     hello_s = _median(samples["hello"] + samples["hello (job-state rounds)"])
     hello_rss = max(s[1] for s in samples["hello"])
     hello_kib = _size_kib(hello)
@@ -132,7 +150,7 @@ def _rows(samples: dict[str, list[Sample]], bundles: dict, envs: dict, hello: Pa
                 baseline,
                 "s",
                 "<= 2.0",
-                note=f"median of {len(real)} ({spread} s); {REAL[name]}",
+                note=f"median of {len(real)} ({spread} s); {REAL[name]}; {breakdown[name]}",
             ),  # fmt: skip
             Measurement(
                 f"cold start {name}, refused event",
