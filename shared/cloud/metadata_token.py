@@ -15,7 +15,8 @@ Facts this relies on:
 - Every request must carry `Metadata-Flavor: Google`; the server refuses one without it
   (https://cloud.google.com/compute/docs/metadata/querying-metadata).
 - The answer is JSON `{"access_token": "...", "expires_in": 3599, "token_type": "Bearer"}`
-  (https://cloud.google.com/compute/docs/access/authenticate-workloads).
+  (https://cloud.google.com/compute/docs/access/authenticate-workloads); google-auth reads the same two
+  fields (compute_engine/_metadata.py get_service_account_token).
 - K_SERVICE is set in every Cloud Run container, which is what a Cloud Functions gen2 function runs in
   (https://cloud.google.com/run/docs/container-contract#env-vars: "The name of the Cloud Run service being run").
 - GCE_METADATA_HOST (formerly GCE_METADATA_ROOT) names another host[:port] for the metadata server, as
