@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from shared.cloud import metadata_token
+from shared.cloud.connections import Response
+from shared.cloud.connections import connect as _connect
+from shared.cloud.connections import send as _send
+from shared.cloud.connections import target as _target
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 TIMEOUT_SECONDS = 30.0
@@ -146,16 +149,6 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
-@dataclass(frozen=True)
-class Response:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes = field(repr=False)
-
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else {}
-
-
 class _AuthTransport:
     """google-auth's transport interface (google.auth.transport.Request) over http.client, for token refresh."""
 
@@ -266,69 +259,3 @@ class JsonApi:
             yield response
         finally:
             connection.close()
-
-
-_local = threading.local()  # one keep-alive connection per (thread, host): http.client is not thread-safe
-# A reused keep-alive connection the server has closed fails on first use: send once more, on a new one.
-_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, http.client.CannotSendRequest)
-
-
-def _send(method: str, url: str, body: bytes | None, headers: dict[str, str], timeout: float) -> Response:
-    parts = urllib.parse.urlsplit(url)
-    key = (parts.scheme, parts.netloc)
-    pool: dict[tuple[str, str], http.client.HTTPConnection] = _local.__dict__.setdefault("pool", {})
-    for attempt in (1, 2):
-        connection = pool.get(key)
-        reused = connection is not None
-        if connection is None:
-            connection = pool[key] = _connect(parts, timeout)
-        try:
-            connection.request(method, _target(parts), body=body, headers=headers)
-            answer = connection.getresponse()
-            data = answer.read()
-        except _STALE:
-            connection.close()
-            pool.pop(key, None)
-            if reused and attempt == 1:
-                continue
-            raise
-        except BaseException:
-            connection.close()
-            pool.pop(key, None)
-            raise
-        if answer.will_close:
-            connection.close()
-            pool.pop(key, None)
-        return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, data)
-    raise AssertionError("unreachable")  # the loop returns or raises
-
-
-class _NoDelay:
-    """TCP_NODELAY, as urllib3 (requests' and google-auth's transport) sets on every socket: http.client
-    may write a request's headers and body separately, and Nagle would hold the body for the peer's ACK."""
-
-    sock: socket.socket
-
-    def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class _HTTPConnection(_NoDelay, http.client.HTTPConnection):
-    pass
-
-
-class _HTTPSConnection(_NoDelay, http.client.HTTPSConnection):
-    pass
-
-
-def _connect(parts: urllib.parse.SplitResult, timeout: float) -> http.client.HTTPConnection:
-    if parts.scheme == "https":
-        return _HTTPSConnection(parts.netloc, timeout=timeout)
-    if parts.scheme == "http":
-        return _HTTPConnection(parts.netloc, timeout=timeout)
-    raise ValueError(f"not an http(s) URL: {parts.geturl()!r}")
-
-
-def _target(parts: urllib.parse.SplitResult) -> str:
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
