@@ -109,9 +109,10 @@ TRANSIENT: tuple[type[Exception], ...] = (*RETRYABLE, OSError)
 
 _BY_STATUS: dict[int, type[ApiError]] = {
     cls.http_status: cls
-    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, RequestTimeout, Conflict, PreconditionFailed)
-}
-_BY_STATUS[429] = TooManyRequests
+    for cls in (
+        BadRequest, Unauthorized, Forbidden, NotFound, RequestTimeout, Conflict, PreconditionFailed, TooManyRequests
+    )
+}  # fmt: skip
 
 
 def error_from_response(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> ApiError:
