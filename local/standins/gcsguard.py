@@ -28,6 +28,8 @@ import sys
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from local.standins.http_handler import StandinHandler
+
 # POST /storage/v1/b/SRC_BUCKET/o/SRC/copyTo/b/DST_BUCKET/o/DST (and rewriteTo), names URL-encoded.
 _COPY = re.compile(r"^/storage/v1/b/[^/]+/o/[^/]+/(?:copyTo|rewriteTo)/b/(?P<bucket>[^/]+)/o/(?P<name>[^/?]+)$")
 # GET and DELETE /storage/v1/b/BUCKET/o/NAME: the precondition is on the object itself.
@@ -59,9 +61,8 @@ def precondition_failure(path: str, query: str, current_generation: str | None, 
 
 
 def make_handler(upstream_port: int) -> type[BaseHTTPRequestHandler]:
-    class Guard(BaseHTTPRequestHandler):
+    class Guard(StandinHandler):
         protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # else each answer on a kept-alive connection waits 40 ms for an ACK
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 — http.server's signature
             pass  # the server behind writes the log

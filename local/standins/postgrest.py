@@ -28,15 +28,15 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local.services.processes import ManagedProcess, free_port, http_probe
+from local.standins.http_handler import StandinHandler
 from local.standins.postgrest_query import SCHEMA, ApiError, Database, call_function, execute, parse_prefer
 from shared.config import logs
 from shared.config.logs import log
 
 
 def make_handler(db: Database, key: str) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(StandinHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as httpx (supabase-py's transport) expects
-        disable_nagle_algorithm = True  # else each answer on a kept-alive connection waits 40 ms for an ACK
 
         def setup(self) -> None:
             super().setup()

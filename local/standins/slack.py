@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from local.services.processes import ManagedProcess, free_port, http_probe
+from local.standins.http_handler import StandinHandler
 from shared.config import logs
 from shared.config.logs import log
 
@@ -55,9 +56,7 @@ class Receiver:
 
 
 def make_handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        disable_nagle_algorithm = True  # else each answer on a kept-alive connection waits 40 ms for an ACK
-
+    class Handler(StandinHandler):
         def _reply(self, status: int, body: str, content_type: str = "text/plain") -> None:
             data = body.encode()
             self.send_response(status)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from local.standins.http_handler import StandinHandler
 from local.standins.projectapis.apis import ApiError, Apis, json_body, not_found
 from local.standins.projectapis.state import ProjectState
 
@@ -46,10 +47,9 @@ class ProjectApisServer(ThreadingHTTPServer):
         self.apis = Apis(state)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(StandinHandler):
     server: ProjectApisServer
     protocol_version = "HTTP/1.1"  # keep-alive, as the clients' requests.Session expects
-    disable_nagle_algorithm = True  # else each answer on a kept-alive connection waits 40 ms for an ACK
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self._dispatch("GET")

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from google.cloud import aiplatform_v1
 from google.protobuf import json_format
 
+from local.standins.http_handler import StandinHandler
 from local.standins.vertex.capacity import CapacityPool
 from local.standins.vertex.errors import ApiError, from_http_status
 from local.standins.vertex.service import JobService, render
@@ -61,12 +62,9 @@ class VertexServer(ThreadingHTTPServer):
         self.faults = FaultInjector()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(StandinHandler):
     server: VertexServer
     protocol_version = "HTTP/1.1"  # keep-alive, as shared/cloud/http.py keeps its connections
-    # Headers and body leave in two writes: with Nagle on, the second waits for the client's delayed
-    # ACK, 40 ms per answer on a reused connection, a stall Google's front ends do not have.
-    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._dispatch("GET")
