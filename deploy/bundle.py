@@ -2,7 +2,8 @@
 
 Cloud Functions deploys a directory with `main.py` and `requirements.txt` at its root. Each bundle is:
 
-    main.py             re-exports the function's target from functions/<module>.py
+    main.py             re-exports the function's target from functions/<module>.py, imported
+                        as shared/config/startup.py says (collections paused, frozen before the fork)
     functions/          __init__.py and that one entry module
     shared/             flexrun's core, copied whole (data files such as gpu_catalog.json included)
     image/requirements.lock   the trainer image's pins, which validate-package checks requirements against
@@ -115,7 +116,9 @@ def _main_py(spec: FunctionSpec) -> str:
     module = Path(spec.source).stem
     return (
         f'"""{spec.name}: Cloud Functions loads `main.py`; the handler lives in functions/{module}.py."""\n\n'
-        f"from functions.{module} import {spec.target}\n\n"
+        "from shared.config.startup import imports_before_fork\n\n"
+        "with imports_before_fork():  # before gunicorn forks the worker: see shared/config/startup.py\n"
+        f"    from functions.{module} import {spec.target}\n\n"
         f'__all__ = ["{spec.target}"]\n'
     )
 

@@ -7,11 +7,14 @@ from cloudevents.http import CloudEvent
 
 from shared.cloud import wiring
 from shared.cloud.lazy import Lazy
-from shared.config import logs
+from shared.config import logs, startup
 from shared.config.settings import get_settings
 from shared.runs.job_state import handle_job_event
 
 logs.setup()  # the libraries' own log lines in Cloud Logging's JSON too
+# Every real event reads Cloud Storage, calls Vertex AI and writes the run to MongoDB (the primary store):
+# imported with `main`, before gunicorn forks, not by the worker on its first event.
+startup.preload("pymongo", "shared.stores.mongo_store", "shared.cloud.gcs", "shared.jobs.vertex_rest")
 
 
 @functions_framework.cloud_event

@@ -146,6 +146,25 @@ def _post_when_up(url: str, headers: dict, body: bytes, server: subprocess.Popen
     return poll(answered, timeout=timeout, what=f"{url} to answer")
 
 
+# Cold start (shared/config/startup.py): gunicorn imports `main` in its arbiter, then forks the worker. The
+# imports run with collections paused and end frozen, and what a function's every real event needs is
+# imported with them, not by the worker on its first event; validate-package keeps MongoDB's driver out.
+@pytest.mark.parametrize(
+    ("name", "preloaded"), [("submit-run", True), ("job-state", True), ("validate-package", False)]
+)
+def test_a_bundles_main_imports_before_the_fork_frozen_with_its_real_paths_clients(bundles, name, preloaded):
+    script = (
+        "import gc, sys\nimport main\n"
+        "print(gc.isenabled(), gc.get_freeze_count() > 10000, "
+        "all(m in sys.modules for m in ('pymongo', 'shared.cloud.gcs', 'shared.jobs.vertex_rest')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=bundles[name].path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["True", "True", str(preloaded)]
+
+
 # Cold start: proto-plus/protobuf (google.events) cost ~40 ms, pydantic_settings ~60 ms. The event data is read
 # by shared/events/proto_json.py and the settings by a plain model, so no bundle carries either distribution
 # and a function's start and first event import neither.
