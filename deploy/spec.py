@@ -227,11 +227,28 @@ def function(name: str) -> FunctionSpec:
     raise KeyError(f"no function {name!r} in the deploy spec; known: {', '.join(s.name for s in FUNCTIONS)}")
 
 
+def local_settings(spec: FunctionSpec) -> dict[str, str]:
+    """The function's own variables with the local cloud's values."""
+    return {name: substitute(value, LOCAL_SUBSTITUTIONS) for name, value in spec.env.items()}
+
+
+def runtime_env(spec: FunctionSpec) -> dict[str, str]:
+    """What Cloud Run adds to every container it runs, and so to every Cloud Functions gen2 instance.
+
+    K_SERVICE, K_REVISION and K_CONFIGURATION (https://cloud.google.com/run/docs/container-contract,
+    "Environment variables"); PORT is the framework's --port here. Libraries read them: pymongo sees a
+    FaaS host and connects on the first operation and polls its monitor instead of streaming
+    (pymongo/pool_options.py `_is_faas`); shared/cloud/metadata_token.py takes tokens from the metadata server.
+    """
+    return {"K_SERVICE": spec.name, "K_REVISION": f"{spec.name}-00001-loc", "K_CONFIGURATION": spec.name}
+
+
 def local_env(spec: FunctionSpec, secrets: Mapping[str, str], endpoints: Mapping[str, str]) -> dict[str, str]:
     """The environment of one local function process: its spec's variables with local values, the
     local value of each of its secrets that the local cloud provides (a store that is not running is
-    a secret not configured), and the local endpoints. Nothing another function is given."""
-    env = {name: substitute(value, LOCAL_SUBSTITUTIONS) for name, value in spec.env.items()}
+    a secret not configured), the local endpoints and what Cloud Run adds. Nothing another function is given."""
+    env = local_settings(spec)
     env.update({s.env: secrets[s.env] for s in spec.secrets if s.env in secrets})
     env.update({name: endpoints[name] for name in LOCAL_ENDPOINTS if name in endpoints})
+    env.update(runtime_env(spec))
     return env

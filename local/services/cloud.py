@@ -142,7 +142,7 @@ class LocalCloud:
         self.env = {
             name: value
             for function in deploy_spec.FUNCTIONS
-            for name, value in deploy_spec.local_env(function, {}, {}).items()
+            for name, value in deploy_spec.local_settings(function).items()
         }
         self.env["FLEXRUN_LOCAL"] = "1"
         if "pubsub" in selected:

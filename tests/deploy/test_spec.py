@@ -89,7 +89,9 @@ def test_a_local_function_gets_its_own_variables_its_secrets_and_the_endpoints_n
     secrets = {"MONGODB_URL": "mongodb://127.0.0.1:1/x", "SLACK_WEBHOOK_URL": "http://127.0.0.1:2/hook"}
     endpoints = {"STORAGE_EMULATOR_HOST": "http://127.0.0.1:3", "SOMETHING_ELSE": "x"}
     env = local_env(function("validate-package"), secrets, endpoints)
-    assert set(env) == {"GCP_PROJECT_ID", "GCP_BUCKET_NAME", "SLACK_WEBHOOK_URL", "STORAGE_EMULATOR_HOST"}
+    runtime = {"K_SERVICE", "K_REVISION", "K_CONFIGURATION"}  # what Cloud Run adds to every container
+    assert set(env) == {"GCP_PROJECT_ID", "GCP_BUCKET_NAME", "SLACK_WEBHOOK_URL", "STORAGE_EMULATOR_HOST"} | runtime
+    assert env["K_SERVICE"] == "validate-package"
     assert env["GCP_PROJECT_ID"] == "local-project" and "MONGODB_URL" not in env
     submit = local_env(function("submit-run"), secrets, endpoints)
     assert submit["VERTEX_AI_SERVICE_ACCOUNT"] == "trainer@local-project.iam.gserviceaccount.com"
