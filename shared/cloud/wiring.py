@@ -1,7 +1,9 @@
 """Builds the clients a handler's core needs from the settings, once per function instance.
 
-What a function may not need is imported where it is built (validate-package has no run store;
-Supabase, the mirror and the Pub/Sub publisher are optional): a first event pays only for its own.
+What a function may not need is imported where it is built (validate-package has no run store, job-state
+reads no manifest, submit-run notifies only an attempt that ends without a job; Supabase, the mirror and
+the Pub/Sub publisher are optional): a first event pays only for its own. What every real event of a
+function needs, its module preloads with `main`, before gunicorn forks (shared/config/startup.py).
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from pydantic import SecretStr
 from shared.cloud import clients
 from shared.config.settings import Settings
 from shared.errors import ConfigurationError
-from shared.notify.slack import LogOnlyNotifier, Notifier, SlackNotifier
-from shared.packages.manifest import ManifestStore
 
 if TYPE_CHECKING:
     from shared.cloud.publisher import TopicPublisher
+    from shared.notify.slack import Notifier, SlackNotifier
+    from shared.packages.manifest import ManifestStore
     from shared.stores.base import RunStore
     from shared.stores.mongo_store import MongoRunStore
     from shared.stores.supabase_store import SupabaseRunStore
@@ -29,6 +31,8 @@ def package_bucket(settings: Settings) -> Any:
 
 
 def manifest_store(settings: Settings) -> ManifestStore:
+    from shared.packages.manifest import ManifestStore  # job-state reads no manifest
+
     return ManifestStore(package_bucket(settings), settings.flexrun_manifest_object)
 
 
@@ -79,6 +83,8 @@ def run_store(settings: Settings) -> RunStore:
 
 
 def notifier(settings: Settings) -> Notifier:
+    from shared.notify.slack import LogOnlyNotifier  # submit-run notifies only when an attempt ends without a job
+
     if settings.slack_webhook_url is None:
         return LogOnlyNotifier()
     return _slack(settings.slack_webhook_url)
@@ -86,6 +92,8 @@ def notifier(settings: Settings) -> Notifier:
 
 @functools.lru_cache(maxsize=2)
 def _slack(url: SecretStr) -> SlackNotifier:
+    from shared.notify.slack import SlackNotifier
+
     return SlackNotifier(url)
 
 

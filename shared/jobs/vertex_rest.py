@@ -70,12 +70,12 @@ class CustomJob(BaseModel):
     name: str
     display_name: str = Field("", alias="displayName")
     state: JobState = JobState.JOB_STATE_UNSPECIFIED
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = {}
     create_time: datetime | None = Field(None, alias="createTime")
     start_time: datetime | None = Field(None, alias="startTime")
     end_time: datetime | None = Field(None, alias="endTime")
     error: Status = Field(default_factory=Status)
-    raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    raw: dict[str, Any] = Field({}, exclude=True)
 
     @classmethod
     def from_api(cls, body: dict[str, Any]) -> CustomJob:

@@ -60,7 +60,7 @@ class ManifestEntry(BaseModel):
     uploader: str | None = None
     recorded_at: datetime = Field(default_factory=utc_now)
     validation_seconds: float | None = None
-    reasons: list[Reason] = Field(default_factory=list)
+    reasons: list[Reason] = []
     quarantine_uri: str | None = None
     announced: bool = False  # a rejection's Slack message has been sent
     # The module jobs run with `python -m` (the package's `[tool.flexrun] entry-module`, else the setting
@@ -87,8 +87,8 @@ class Manifest(BaseModel):
     schema_version: int = SCHEMA_VERSION
     updated_at: datetime | None = None
     pinned: str | None = None
-    entries: list[ManifestEntry] = Field(default_factory=list)
-    pin_history: list[PinEvent] = Field(default_factory=list)
+    entries: list[ManifestEntry] = []
+    pin_history: list[PinEvent] = []
 
     def find_upload(self, object_name: str, generation: int) -> ManifestEntry | None:
         return next((e for e in self.entries if e.object_name == object_name and e.generation == generation), None)

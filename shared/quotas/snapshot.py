@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from shared.cloud.http import NotFound
 from shared.config import logs
@@ -25,7 +25,7 @@ from shared.config import logs
 class MetricLimits(BaseModel):
     quota_id: str = ""
     default: int | None = None  # the value for every region without its own entry; None = none given
-    regions: dict[str, int] = Field(default_factory=dict)
+    regions: dict[str, int] = {}
 
     def limit(self, region: str) -> int | None:
         """The enforced limit in `region` (-1 = unlimited), None when Cloud Quotas gave none."""
@@ -35,7 +35,7 @@ class MetricLimits(BaseModel):
 class QuotaSnapshot(BaseModel):
     project: str
     taken_at: datetime
-    metrics: dict[str, MetricLimits] = Field(default_factory=dict)
+    metrics: dict[str, MetricLimits] = {}
 
     def limit(self, metric: str, region: str) -> int | None:
         limits = self.metrics.get(metric)

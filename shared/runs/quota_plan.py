@@ -9,19 +9,20 @@ What counts as blocked, and why a missing or stale snapshot blocks nothing: shar
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.config import logs
 from shared.config.settings import Settings
-from shared.notify.slack import Notifier
 from shared.quotas.gate import Blocked, split_runnable, usable_snapshot
 from shared.quotas.snapshot import QuotaSnapshot
 from shared.runs import fallback
-from shared.runs.announce import announce_once
 from shared.runs.failures import FailureClass
 from shared.runs.record import RunChanges, RunError, RunRecord, RunSpec, SkippedStep
 from shared.runs.states import RunState
 from shared.stores.base import RunStore
+
+if TYPE_CHECKING:
+    from shared.notify.slack import Notifier
 
 SnapshotReader = Callable[[], QuotaSnapshot | None]
 
@@ -73,5 +74,7 @@ def refuse_run(
         store.advance(run_key, 1, RunState.FAILED, failure)
     logs.warning("run refused: no step of its chain has quota", steps=len(skipped))
     if notifier is not None:
+        from shared.runs.announce import announce_once  # only a refused run is announced from here
+
         announce_once(store, run_key, 1, notifier)
     return True

@@ -63,8 +63,8 @@ class RunRequest(BaseModel):
     # Durations: seconds or the one grammar's text ("1h30m", shared/config/durations.py).
     max_wait: Seconds | None = Field(None, ge=0, description="0 = wait without limit.")
     timeout: Seconds | None = Field(None, ge=1, le=MAX_TIMEOUT_SECONDS)
-    args: list[str] = Field(default_factory=list, max_length=64)
-    env: dict[str, str] = Field(default_factory=dict, max_length=64)
+    args: list[str] = Field([], max_length=64)
+    env: dict[str, str] = Field({}, max_length=64)
     run_key: str | None = None
     requested_by: str | None = Field(None, max_length=128)
     reason: str | None = Field(None, max_length=1000)

@@ -11,7 +11,7 @@ An attempt that ends here (refused at create) is announced here, once: no job wi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.config import logs
 from shared.config.settings import Settings
@@ -19,10 +19,8 @@ from shared.errors import InvalidRunRequest, PermanentError, TransientError
 from shared.events.cloudevents import PubsubMessage
 from shared.jobs.api_errors import classify
 from shared.jobs.custom_job import RunPlan, build_custom_job
-from shared.notify.slack import Notifier
 from shared.packages.manifest import Manifest
 from shared.runs import continuation, failures, quota_plan, resubmission
-from shared.runs.announce import announce_once
 from shared.runs.claims import await_claimant, release_claim
 from shared.runs.failures import FailureClass
 from shared.runs.fallback import Resolved
@@ -31,6 +29,9 @@ from shared.runs.record import RunChanges, RunError, RunRecord, RunSpec
 from shared.runs.request import default_run_key, parse_run_request
 from shared.runs.states import RunState
 from shared.stores.base import RunStore
+
+if TYPE_CHECKING:
+    from shared.notify.slack import Notifier
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,10 @@ def _announce(clients: Clients, run_key: str, attempt: int) -> TransientError | 
     """Announce a terminal attempt; the error to raise later when the post could not go out now."""
     if clients.notifier is None:
         return None
+    # Imported here: only an attempt that ends without a job is announced from submit-run, and the
+    # Slack text and run page modules are not worth a cold start's milliseconds on the usual event.
+    from shared.runs.announce import announce_once
+
     try:
         announce_once(clients.store, run_key, attempt, clients.notifier)
     except Exception as exc:  # noqa: BLE001 — Slack or the store is down: the caller decides when to retry
