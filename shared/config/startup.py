@@ -14,6 +14,10 @@ handles every event (functions_framework/_http/gunicorn.py). Two things follow.
 - What a function's real path always needs is cheaper to import here than on its first event: the
   arbiter imports it with collections paused, and the worker inherits it; imported lazily in the
   worker it costs more (pymongo: ~40 ms here, ~50-70 ms in the worker). `preload` names those modules.
+- pydantic looks for plugins on its first model: it reads the entry points of every installed
+  distribution (4 ms in the dev venv's ~200, less in a function's own). flexrun uses none, so the
+  functions say so with pydantic's documented switch, PYDANTIC_DISABLE_PLUGINS (pydantic#8767), unless
+  the deployment sets it itself.
 
 Measured with `python -m bench cold_start` (bench/cold_start.py): see the README's cold start rows.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -29,6 +34,7 @@ from contextlib import contextmanager
 @contextmanager
 def imports_before_fork() -> Iterator[None]:
     """Run `main`'s imports with cyclic collection paused, then freeze what they built."""
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     was_enabled = gc.isenabled()
     gc.disable()
     try:
