@@ -16,9 +16,7 @@ from shared.events.handling import run_handler
 from shared.runs.submit_run import handle_run_request
 
 logs.setup()  # the libraries' own log lines in Cloud Logging's JSON too
-# Every real event reads Cloud Storage, calls Vertex AI and writes the run to MongoDB (the primary store):
-# imported with `main`, before gunicorn forks, not by the worker on its first event.
-startup.preload("pymongo", "shared.stores.mongo_store", "shared.cloud.gcs", "shared.jobs.vertex_rest")
+startup.preload(*wiring.RUN_EVENT_CLIENTS)
 
 
 @functions_framework.cloud_event

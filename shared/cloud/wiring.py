@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from shared.stores.mongo_store import MongoRunStore
     from shared.stores.supabase_store import SupabaseRunStore
 
+# What every real event of submit-run and job-state uses: Cloud Storage, Vertex AI and the run in MongoDB
+# (the primary store). Their modules preload these with `main`, before gunicorn forks, rather than the
+# worker importing them on its first event (shared/config/startup.py).
+RUN_EVENT_CLIENTS = ("pymongo", "shared.stores.mongo_store", "shared.cloud.gcs", "shared.jobs.vertex_rest")
+
 
 def package_bucket(settings: Settings) -> Any:
     return clients.storage_client(settings.gcp_project_id).bucket(settings.gcp_bucket_name)
